@@ -1,0 +1,349 @@
+// Engine benchmark: runs N one-activity workflows against a durable (SQLite file) longhaul-server and reports
+// throughput, history events/s (≈ state transitions/s) and start-to-completion latency percentiles.
+//
+//   npm run bench:engine                      # builds, then runs 2000 workflows at concurrency 100
+//   BENCH_WORKFLOWS=200 npm run bench:engine  # or: node --import tsx bench/engine.ts --workflows 200
+//
+// Options (argv wins over env): --workflows / BENCH_WORKFLOWS (2000), --concurrency / BENCH_CONCURRENCY (100),
+// --warmup / BENCH_WARMUP (50), --timeout / BENCH_TIMEOUT_S (900 s for the whole run).
+// The last line of output is `BENCH_RESULT {json}` for scripts.
+import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { BenchActivities, oneActivity } from './workflows';
+
+const ROOT = path.resolve(__dirname, '..');
+const SERVER_BIN = path.join(ROOT, 'bin', 'longhaul-server');
+const TASK_QUEUE = 'bench';
+const HISTORY_SAMPLE = 20;
+
+interface Config {
+  workflows: number;
+  concurrency: number;
+  warmup: number;
+  timeoutMs: number;
+}
+
+interface ServerProcess {
+  address: string;
+  pid: number;
+  /** Rejects if the server exits before stop() is called. */
+  died: Promise<never>;
+  stop(): Promise<void>;
+}
+
+interface BenchResult {
+  workflows: number;
+  concurrency: number;
+  warmup: number;
+  wallSeconds: number;
+  workflowsPerSecond: number;
+  historyEventsPerWorkflow: number;
+  historyEventsPerSecond: number;
+  latencyMs: { p50: number; p95: number; p99: number; max: number };
+  serverRssMb: number | null;
+  serverPeakRssMb: number | null;
+}
+
+/** Integer option from `--name N`, `--name=N` or an env var, else the default. */
+function intOption(name: string, envVar: string, dflt: number, min = 1): number {
+  const argv = process.argv.slice(2);
+  const flag = `--${name}`;
+  const i = argv.indexOf(flag);
+  const raw =
+    (i >= 0 ? argv[i + 1] : argv.find((a) => a.startsWith(`${flag}=`))?.slice(flag.length + 1)) ?? process.env[envVar];
+  if (raw === undefined || raw === '') return dflt;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min)
+    throw new Error(`${flag} / ${envVar} must be an integer >= ${min}, got '${raw}'`);
+  return n;
+}
+
+function readConfig(): Config {
+  return {
+    workflows: intOption('workflows', 'BENCH_WORKFLOWS', 2000),
+    concurrency: intOption('concurrency', 'BENCH_CONCURRENCY', 100),
+    warmup: intOption('warmup', 'BENCH_WARMUP', 50, 0),
+    timeoutMs: intOption('timeout', 'BENCH_TIMEOUT_S', 900) * 1000,
+  };
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/** Spawns longhaul-server on a free port with a SQLite file in `dir` and waits until it accepts TCP connections. */
+async function startServer(dir: string): Promise<ServerProcess> {
+  const port = await freePort();
+  const logPath = path.join(dir, 'server.log');
+  const logFd = fs.openSync(logPath, 'a');
+  const child = spawn(
+    process.execPath,
+    [SERVER_BIN, '--port', String(port), '--db-filename', path.join(dir, 'bench.db')],
+    {
+      cwd: ROOT,
+      stdio: ['ignore', logFd, logFd],
+    },
+  );
+  fs.closeSync(logFd); // the child holds its own copy
+
+  let stopping = false;
+  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  const died = new Promise<never>((_, reject) => {
+    child.once('error', (err) => reject(new Error(`failed to spawn longhaul-server: ${err.message}`)));
+    child.once('exit', (code, signal) => {
+      if (!stopping) reject(new Error(`longhaul-server exited unexpectedly (code ${code}, signal ${signal})`));
+    });
+  });
+  died.catch(() => {}); // observed via Promise.race; avoid unhandled rejections after a normal stop
+  // Never leave a server behind, even if this process dies abruptly.
+  const killOnExit = (): void => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  };
+  process.once('exit', killOnExit);
+
+  const stop = async (): Promise<void> => {
+    stopping = true;
+    process.removeListener('exit', killOnExit);
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+  };
+
+  const deadline = Date.now() + 30_000;
+  const alive = (): boolean => child.exitCode === null && child.signalCode === null;
+  while (!(await canConnect(port))) {
+    if (!alive()) throw new Error(`longhaul-server exited before listening (code ${child.exitCode})`);
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`longhaul-server did not listen on port ${port} within 30 s`);
+    }
+    await sleep(50);
+  }
+  return { address: `127.0.0.1:${port}`, pid: child.pid!, died, stop };
+}
+
+/** Current and peak resident set size of a process in MB, from /proc (Linux only; null elsewhere). */
+function readRss(pid: number): { rssMb: number | null; peakMb: number | null } {
+  try {
+    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (field: string): number | null => {
+      const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
+      return m ? Number(m[1]) / 1024 : null;
+    };
+    return { rssMb: kb('VmRSS'), peakMb: kb('VmHWM') };
+  } catch {
+    return { rssMb: null, peakMb: null };
+  }
+}
+
+/** Nearest-rank percentile of an ascending-sorted array. */
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1];
+}
+
+/**
+ * Runs `count` oneActivity workflows with at most `concurrency` in flight: each lane starts a workflow and waits
+ * for its result. Returns per-workflow start-call-to-completion latencies (ms) and the workflow ids.
+ */
+async function runWorkflows(
+  client: Client,
+  prefix: string,
+  count: number,
+  concurrency: number,
+  onDone?: (done: number) => void,
+): Promise<{ latencies: number[]; ids: string[] }> {
+  const ids = Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
+  const latencies = new Array<number>(count);
+  let next = 0;
+  let done = 0;
+  const lane = async (): Promise<void> => {
+    while (next < count) {
+      const i = next++;
+      const t0 = performance.now();
+      const handle = await client.workflow.start<typeof oneActivity>('oneActivity', {
+        taskQueue: TASK_QUEUE,
+        workflowId: ids[i],
+      });
+      await handle.result();
+      latencies[i] = performance.now() - t0;
+      onDone?.(++done);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, lane));
+  return { latencies, ids };
+}
+
+/** Mean number of history events over an evenly spaced sample of the given workflows. */
+async function meanHistoryEvents(client: Client, ids: string[]): Promise<number> {
+  const n = Math.min(HISTORY_SAMPLE, ids.length);
+  const sample = Array.from({ length: n }, (_, k) => ids[Math.floor((k * ids.length) / n)]);
+  const counts = await Promise.all(
+    sample.map(async (id) => (await client.workflow.getHandle(id).fetchHistory()).events?.length ?? 0),
+  );
+  return counts.reduce((a, b) => a + b, 0) / n;
+}
+
+async function runBenchmark(server: ServerProcess, cfg: Config, log: (msg: string) => void): Promise<BenchResult> {
+  log('bundling bench/workflows.ts ...');
+  const { code } = await bundleWorkflowCode({
+    workflowsPath: require.resolve('./workflows'),
+    logger: new DefaultLogger('WARN'),
+  });
+
+  const connection = await Connection.connect({ address: server.address });
+  const nativeConnection = await NativeConnection.connect({ address: server.address });
+  try {
+    const client = new Client({ connection });
+    const activities: BenchActivities = { noop: async () => {} };
+    const worker = await Worker.create({
+      connection: nativeConnection,
+      taskQueue: TASK_QUEUE,
+      workflowBundle: { code },
+      activities,
+      maxConcurrentWorkflowTaskExecutions: 100,
+      maxConcurrentActivityTaskExecutions: 100,
+    });
+
+    const run = async (): Promise<BenchResult> => {
+      const prefix = `bench-${randomUUID().slice(0, 8)}`;
+      if (cfg.warmup > 0) {
+        log(`warm-up: ${cfg.warmup} workflows ...`);
+        await runWorkflows(client, `${prefix}-warmup`, cfg.warmup, cfg.concurrency);
+      }
+
+      log(`measuring: ${cfg.workflows} workflows at concurrency ${cfg.concurrency} ...`);
+      const step = Math.max(1, Math.ceil(cfg.workflows / 4));
+      const t0 = performance.now();
+      const { latencies, ids } = await runWorkflows(client, prefix, cfg.workflows, cfg.concurrency, (done) => {
+        if (done % step === 0 && done < cfg.workflows) log(`  ${done}/${cfg.workflows} done`);
+      });
+      const wallSeconds = (performance.now() - t0) / 1000;
+      const { rssMb, peakMb } = readRss(server.pid);
+
+      const eventsPerWorkflow = await meanHistoryEvents(client, ids);
+      const sorted = [...latencies].sort((a, b) => a - b);
+      return {
+        workflows: cfg.workflows,
+        concurrency: cfg.concurrency,
+        warmup: cfg.warmup,
+        wallSeconds,
+        workflowsPerSecond: cfg.workflows / wallSeconds,
+        historyEventsPerWorkflow: eventsPerWorkflow,
+        historyEventsPerSecond: (eventsPerWorkflow * cfg.workflows) / wallSeconds,
+        latencyMs: {
+          p50: percentile(sorted, 50),
+          p95: percentile(sorted, 95),
+          p99: percentile(sorted, 99),
+          max: sorted[sorted.length - 1],
+        },
+        serverRssMb: rssMb,
+        serverPeakRssMb: peakMb,
+      };
+    };
+    // runUntil shuts the worker down once the benchmark settles (success or failure).
+    return await worker.runUntil(run());
+  } finally {
+    await connection.close();
+    await nativeConnection.close();
+  }
+}
+
+function report(r: BenchResult): void {
+  const f = (n: number, digits = 1): string => n.toFixed(digits);
+  const rss =
+    r.serverRssMb === null
+      ? 'n/a'
+      : `${f(r.serverRssMb)} MB` + (r.serverPeakRssMb === null ? '' : ` (peak ${f(r.serverPeakRssMb)} MB)`);
+  console.log('');
+  console.log(`longhaul engine bench: ${r.workflows} x oneActivity, concurrency ${r.concurrency}, durable SQLite`);
+  console.log(`  wall time              ${f(r.wallSeconds, 2)} s`);
+  console.log(`  workflows/s            ${f(r.workflowsPerSecond)}`);
+  console.log(
+    `  history events/s       ${f(r.historyEventsPerSecond, 0)}  (≈ state transitions/s; ` +
+      `${f(r.historyEventsPerWorkflow)} events/workflow over ${Math.min(HISTORY_SAMPLE, r.workflows)} sampled)`,
+  );
+  console.log(
+    `  latency p50/p95/p99    ${f(r.latencyMs.p50)} / ${f(r.latencyMs.p95)} / ${f(r.latencyMs.p99)} ms ` +
+      `(max ${f(r.latencyMs.max)} ms)`,
+  );
+  console.log(`  server RSS             ${rss}`);
+  console.log(`BENCH_RESULT ${JSON.stringify(r)}`);
+}
+
+async function main(): Promise<number> {
+  const cfg = readConfig();
+  let lastLog = '';
+  const log = (msg: string): void => {
+    lastLog = msg.trim();
+    console.error(`[bench] ${msg}`);
+  };
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+
+  const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'longhaul-bench-'));
+  let server: ServerProcess | undefined;
+  let ok = false;
+  let watchdog: NodeJS.Timeout | undefined;
+  try {
+    log(`starting longhaul-server (db ${path.join(tmpDir, 'bench.db')}) ...`);
+    server = await startServer(tmpDir);
+    const timedOut = new Promise<never>((_, reject) => {
+      watchdog = setTimeout(
+        () => reject(new Error(`benchmark timed out after ${cfg.timeoutMs / 1000} s (last progress: ${lastLog})`)),
+        cfg.timeoutMs,
+      );
+    });
+    // Fail fast if the server dies or the run hangs.
+    const result = await Promise.race([runBenchmark(server, cfg, log), server.died, timedOut]);
+    report(result);
+    ok = true;
+    return 0;
+  } catch (err) {
+    console.error(`[bench] FAILED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    console.error(`[bench] server log: ${path.join(tmpDir, 'server.log')} (temp dir kept)`);
+    return 1;
+  } finally {
+    clearTimeout(watchdog);
+    await server?.stop();
+    if (ok) fs.rmSync(tmpDir, { recursive: true, force: true });
+  }
+}
+
+// Exit explicitly: after a failure, in-flight gRPC calls or worker pollers could otherwise keep the process alive.
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

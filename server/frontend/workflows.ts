@@ -1,0 +1,294 @@
+// Workflow RPCs: start (with id reuse/conflict policies and request-id idempotency), signal,
+// signal-with-start, query, cancel, terminate, describe and history (with long polls).
+import { randomUUID } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import { ApiError, invalidArgument, type Handler } from '../grpc';
+import type { Execution } from '../history/execution';
+import type { StartParams } from '../history/engine';
+import { Failure, Payloads, durationMs, enums, fromB64, msToDuration, msToTimestamp } from '../proto';
+import { workflowExecutionInfo } from './visibility';
+import type { ServerContext } from '../context';
+
+const Status = enums.WorkflowExecutionStatus;
+const Reuse = enums.WorkflowIdReusePolicy;
+const Conflict = enums.WorkflowIdConflictPolicy;
+const HISTORY_LONG_POLL_MS = 20_000;
+const DEFAULT_QUERY_TIMEOUT_MS = 30_000;
+const MAX_ID_LENGTH = 1000;
+
+function alreadyStarted(exec: Execution, what: string): ApiError {
+  return new ApiError(
+    grpc.status.ALREADY_EXISTS,
+    `${what} WorkflowId: ${exec.ms.workflowId}, RunId: ${exec.ms.runId}.`,
+    {
+      typeName: 'temporal.api.errordetails.v1.WorkflowExecutionAlreadyStartedFailure',
+      value: { startRequestId: exec.ms.startRequestId, runId: exec.ms.runId },
+    },
+  );
+}
+
+function startParams(ctx: ServerContext, req: any): StartParams {
+  const namespace = ctx.namespaces.get(req.namespace).name;
+  if (!req.workflowId) throw invalidArgument('WorkflowId is not set on request.');
+  if (req.workflowId.length > MAX_ID_LENGTH) throw invalidArgument('WorkflowId exceeds length limit.');
+  if (!req.workflowType?.name) throw invalidArgument('WorkflowType is not set on request.');
+  if (!req.taskQueue?.name) throw invalidArgument('TaskQueue is not set on request.');
+  for (const [name, d] of [
+    ['WorkflowExecutionTimeout', req.workflowExecutionTimeout],
+    ['WorkflowRunTimeout', req.workflowRunTimeout],
+    ['WorkflowTaskTimeout', req.workflowTaskTimeout],
+  ] as const) {
+    if (durationMs(d) < 0) throw invalidArgument(`Invalid ${name}.`);
+  }
+  if (req.cronSchedule) throw invalidArgument('cron schedules are not supported yet by longhaul-server');
+  return {
+    namespace,
+    workflowId: req.workflowId,
+    workflowType: req.workflowType.name,
+    taskQueue: req.taskQueue.name,
+    input: req.input,
+    header: req.header,
+    memo: req.memo,
+    searchAttributes: req.searchAttributes,
+    retryPolicy: req.retryPolicy,
+    executionTimeoutMs: durationMs(req.workflowExecutionTimeout),
+    runTimeoutMs: durationMs(req.workflowRunTimeout),
+    wftTimeoutMs: durationMs(req.workflowTaskTimeout),
+    identity: req.identity ?? '',
+    requestId: req.requestId || randomUUID(),
+    firstTaskDelayMs: durationMs(req.workflowStartDelay),
+  };
+}
+
+/**
+ * Start a run unless the id policies say otherwise. Returns the run to report and whether it was
+ * started by this request.
+ */
+function startWithPolicies(
+  ctx: ServerContext,
+  p: StartParams,
+  reuse: number,
+  conflict: number,
+  beforeFirstTask?: (exec: Execution) => void,
+): { exec: Execution; started: boolean } {
+  const engine = ctx.engine;
+  const cur = engine.find(p.namespace, p.workflowId);
+  if (cur) {
+    if (cur.ms.startRequestId === p.requestId) return { exec: cur, started: true };
+    if (cur.isOpen) {
+      if (conflict === Conflict.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING) return { exec: cur, started: false };
+      if (
+        conflict === Conflict.WORKFLOW_ID_CONFLICT_POLICY_TERMINATE_EXISTING ||
+        reuse === Reuse.WORKFLOW_ID_REUSE_POLICY_TERMINATE_IF_RUNNING
+      ) {
+        engine.terminate(cur, 'terminated by a new start with the same workflow id', undefined, p.identity);
+      } else {
+        throw alreadyStarted(cur, 'Workflow execution is already running.');
+      }
+    } else if (reuse === Reuse.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE) {
+      throw alreadyStarted(cur, 'Workflow execution already finished and the reuse policy rejects duplicates.');
+    } else if (
+      reuse === Reuse.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY &&
+      (cur.ms.status === Status.WORKFLOW_EXECUTION_STATUS_COMPLETED ||
+        cur.ms.status === Status.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW)
+    ) {
+      throw alreadyStarted(cur, 'Workflow execution already finished successfully.');
+    }
+  }
+  const exec = engine.createRun({ ...p, beforeFirstTask });
+  return { exec, started: true };
+}
+
+function startResponse(exec: Execution, started: boolean): any {
+  return { runId: exec.ms.runId, started, status: exec.ms.status };
+}
+
+/** History events of a run: a page from `from`, or only the close event. */
+function historyPage(exec: Execution, from: number, pageSize: number): { events: any[]; next: number } {
+  const events = exec.events.slice(from - 1, from - 1 + pageSize);
+  return { events, next: from + events.length };
+}
+
+function waitForHistory(exec: Execution, ms: number, call: grpc.ServerUnaryCall<any, any>): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      exec.historyWaiters.delete(done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    exec.historyWaiters.add(done);
+    call.once('cancelled', done);
+  });
+}
+
+export function workflowHandlers(ctx: ServerContext): Record<string, Handler> {
+  const { engine, store } = ctx;
+  const nsOf = (req: any) => ctx.namespaces.get(req.namespace).name;
+
+  return {
+    StartWorkflowExecution: async (req) => {
+      const p = startParams(ctx, req);
+      const { exec, started } = startWithPolicies(ctx, p, req.workflowIdReusePolicy, req.workflowIdConflictPolicy);
+      await store.commit();
+      return startResponse(exec, started);
+    },
+
+    SignalWithStartWorkflowExecution: async (req) => {
+      if (!req.signalName) throw invalidArgument('SignalName is not set on request.');
+      const p = startParams(ctx, req);
+      const signal = { signalName: req.signalName, input: req.signalInput, header: req.header, identity: req.identity };
+      const cur = engine.find(p.namespace, p.workflowId);
+      if (cur?.isOpen) {
+        engine.signal(cur, signal);
+        await store.commit();
+        return { runId: cur.ms.runId, started: false };
+      }
+      const { exec, started } = startWithPolicies(
+        ctx,
+        p,
+        req.workflowIdReusePolicy,
+        Conflict.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+        (e) => engine.signal(e, signal),
+      );
+      await store.commit();
+      return { runId: exec.ms.runId, started };
+    },
+
+    SignalWorkflowExecution: async (req) => {
+      if (!req.signalName) throw invalidArgument('SignalName is not set on request.');
+      const exec = engine.get(nsOf(req), req.workflowExecution);
+      engine.signal(exec, req);
+      await store.commit();
+      return {};
+    },
+
+    RequestCancelWorkflowExecution: async (req) => {
+      const exec = engine.get(nsOf(req), req.workflowExecution);
+      engine.requestCancel(exec, req);
+      await store.commit();
+      return {};
+    },
+
+    TerminateWorkflowExecution: async (req) => {
+      const exec = engine.get(nsOf(req), req.workflowExecution);
+      if (!exec.isOpen) throw new ApiError(grpc.status.NOT_FOUND, 'workflow execution already completed');
+      engine.terminate(exec, req.reason ?? '', req.details, req.identity ?? '');
+      await store.commit();
+      return {};
+    },
+
+    QueryWorkflow: async (req, call) => {
+      const exec = engine.get(nsOf(req), req.execution);
+      if (!req.query?.queryType) throw invalidArgument('QueryType is not set on request.');
+      const reject = req.queryRejectCondition;
+      const status = exec.ms.status;
+      if (
+        (reject === enums.QueryRejectCondition.QUERY_REJECT_CONDITION_NOT_OPEN && !exec.isOpen) ||
+        (reject === enums.QueryRejectCondition.QUERY_REJECT_CONDITION_NOT_COMPLETED_CLEANLY &&
+          !exec.isOpen &&
+          status !== Status.WORKFLOW_EXECUTION_STATUS_COMPLETED)
+      ) {
+        return { queryRejected: { status } };
+      }
+      await store.commit();
+      const deadline = call.getDeadline();
+      const left =
+        deadline instanceof Date ? deadline.getTime() - Date.now() - 200 : Number(deadline) - Date.now() - 200;
+      const timeout =
+        Number.isFinite(left) && left > 0 ? Math.min(left, DEFAULT_QUERY_TIMEOUT_MS) : DEFAULT_QUERY_TIMEOUT_MS;
+      return engine.query(exec, req.query, timeout);
+    },
+
+    DescribeWorkflowExecution: async (req) => {
+      const exec = engine.get(nsOf(req), req.execution);
+      await store.commit();
+      const ms = exec.ms;
+      const wft = ms.wft;
+      return {
+        executionConfig: {
+          taskQueue: { name: ms.taskQueue, kind: enums.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
+          workflowExecutionTimeout: msToDuration(ms.executionTimeoutMs),
+          workflowRunTimeout: msToDuration(ms.runTimeoutMs),
+          defaultWorkflowTaskTimeout: msToDuration(ms.wftTimeoutMs),
+        },
+        workflowExecutionInfo: workflowExecutionInfo(ctx, exec),
+        pendingActivities: Object.values(ms.activities).map((ai) => ({
+          activityId: ai.activityId,
+          activityType: { name: ai.activityType },
+          state: ai.cancelRequested
+            ? enums.PendingActivityState.PENDING_ACTIVITY_STATE_CANCEL_REQUESTED
+            : ai.started
+              ? enums.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
+              : enums.PendingActivityState.PENDING_ACTIVITY_STATE_SCHEDULED,
+          heartbeatDetails: fromB64(Payloads, ai.heartbeatDetails) ?? undefined,
+          lastHeartbeatTime: ai.heartbeatTime ? msToTimestamp(ai.heartbeatTime) : undefined,
+          lastStartedTime: ai.startedTime ? msToTimestamp(ai.startedTime) : undefined,
+          attempt: ai.attempt,
+          maximumAttempts: ai.retry.maximumAttempts,
+          scheduledTime: msToTimestamp(ai.attemptScheduledTime),
+          expirationTime: ai.scheduleToCloseMs ? msToTimestamp(ai.scheduledTime + ai.scheduleToCloseMs) : undefined,
+          lastFailure: fromB64(Failure, ai.lastFailure) ?? undefined,
+          lastWorkerIdentity: ai.startedIdentity,
+          nextAttemptScheduleTime: !ai.started && ai.notBefore ? msToTimestamp(ai.notBefore) : undefined,
+        })),
+        pendingChildren: [],
+        pendingWorkflowTask: wft
+          ? {
+              state: wft.startedId
+                ? enums.PendingWorkflowTaskState.PENDING_WORKFLOW_TASK_STATE_STARTED
+                : enums.PendingWorkflowTaskState.PENDING_WORKFLOW_TASK_STATE_SCHEDULED,
+              scheduledTime: msToTimestamp(wft.scheduledTime),
+              originalScheduledTime: msToTimestamp(wft.scheduledTime),
+              startedTime: wft.startedTime ? msToTimestamp(wft.startedTime) : undefined,
+              attempt: wft.attempt,
+            }
+          : undefined,
+      };
+    },
+
+    GetWorkflowExecutionHistory: async (req, call) => {
+      const exec = engine.get(nsOf(req), req.execution);
+      await store.commit();
+      const closeOnly =
+        req.historyEventFilterType === enums.HistoryEventFilterType.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT;
+      if (closeOnly) {
+        if (exec.isOpen && req.waitNewEvent) await waitForHistory(exec, HISTORY_LONG_POLL_MS, call);
+        if (exec.isOpen) return { history: { events: [] }, nextPageToken: Buffer.from('close') };
+        return { history: { events: [exec.events[exec.ms.closeEventId - 1]] } };
+      }
+      const pageSize = req.maximumPageSize > 0 ? Math.min(req.maximumPageSize, 1000) : 1000;
+      const from = req.nextPageToken?.length ? Number(Buffer.from(req.nextPageToken).toString()) : 1;
+      if (!Number.isInteger(from) || from < 1) throw invalidArgument('invalid next page token');
+      if (req.waitNewEvent && exec.isOpen && exec.events.length < from) {
+        await waitForHistory(exec, HISTORY_LONG_POLL_MS, call);
+      }
+      const page = historyPage(exec, from, pageSize);
+      const more = page.next <= exec.events.length || (req.waitNewEvent && exec.isOpen);
+      return {
+        history: { events: page.events },
+        nextPageToken: more ? Buffer.from(String(page.next)) : undefined,
+      };
+    },
+
+    GetWorkflowExecutionHistoryReverse: async (req) => {
+      const exec = engine.get(nsOf(req), req.execution);
+      await store.commit();
+      const pageSize = req.maximumPageSize > 0 ? Math.min(req.maximumPageSize, 1000) : 1000;
+      const from = req.nextPageToken?.length ? Number(Buffer.from(req.nextPageToken).toString()) : exec.events.length;
+      const start = Math.max(1, from - pageSize + 1);
+      const events = exec.events.slice(start - 1, from).reverse();
+      return { history: { events }, nextPageToken: start > 1 ? Buffer.from(String(start - 1)) : undefined };
+    },
+
+    ResetStickyTaskQueue: async (req) => {
+      const exec = engine.get(nsOf(req), req.execution);
+      if (exec.ms.sticky) {
+        exec.ms.sticky = null;
+        engine.dirty(exec);
+        await store.commit();
+      }
+      return {};
+    },
+  };
+}

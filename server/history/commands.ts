@@ -1,0 +1,340 @@
+// Workflow task completion: WorkflowTaskCompleted, then one handler per command, then the events
+// that were buffered while the task ran; then a new task if anything is left for the workflow.
+import { randomUUID } from 'node:crypto';
+import { invalidArgument } from '../grpc';
+import { EventType, SearchAttributes, Memo, durationMs, enums, fromB64, toB64 } from '../proto';
+import type { Activities } from './activity';
+import type { Engine } from './engine';
+import type { Execution } from './execution';
+
+const CommandType = enums.CommandType;
+const Status = enums.WorkflowExecutionStatus;
+const Cause = enums.WorkflowTaskFailedCause;
+
+const TERMINAL = new Set<number>([
+  CommandType.COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION,
+  CommandType.COMMAND_TYPE_FAIL_WORKFLOW_EXECUTION,
+  CommandType.COMMAND_TYPE_CANCEL_WORKFLOW_EXECUTION,
+  CommandType.COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION,
+]);
+
+/** What a completion produced for the caller to hand back (eager activities, new run). */
+export interface CompletionResult {
+  eagerActivities: any[];
+  newRun?: Execution;
+}
+
+class BadCommand extends Error {
+  constructor(
+    readonly reason: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export class Commands {
+  constructor(
+    private readonly engine: Engine,
+    private readonly activities: Activities,
+  ) {}
+
+  complete(exec: Execution, req: any): CompletionResult {
+    const engine = this.engine;
+    const ms = exec.ms;
+    const wft = ms.wft!;
+    const commands: any[] = req.commands ?? [];
+    const identity: string = req.identity ?? '';
+    const result: CompletionResult = { eagerActivities: [] };
+    engine.answerQueries(exec, req.queryResults, wft.seq);
+
+    // A workflow may not close while events it has not seen are waiting: the task fails and
+    // a new one delivers them.
+    if (exec.buffered.length && commands.some((c) => TERMINAL.has(c.commandType))) {
+      engine.failWft(exec, 'failed', { cause: Cause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND, identity });
+      engine.routeWaitingQueries(exec);
+      return result;
+    }
+    try {
+      for (const c of commands) this.validate(exec, c);
+    } catch (err) {
+      if (!(err instanceof BadCommand)) throw err;
+      engine.failWft(exec, 'failed', { cause: err.reason, failure: { message: err.message }, identity });
+      throw invalidArgument(err.message);
+    }
+
+    engine.persistTransientWft(exec);
+    const completedId = engine.append(
+      exec,
+      EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
+      'workflowTaskCompletedEventAttributes',
+      {
+        scheduledEventId: wft.scheduledId,
+        startedEventId: wft.startedId,
+        identity,
+        binaryChecksum: req.binaryChecksum || undefined,
+        sdkMetadata: req.sdkMetadata ?? undefined,
+        meteringMetadata: req.meteringMetadata ?? undefined,
+        workerVersion: req.workerVersionStamp ?? undefined,
+      },
+    ).eventId;
+    ms.wft = null;
+    ms.lastCompletedStartedId = wft.startedId;
+    const stickyQueue = req.stickyAttributes?.workerTaskQueue?.name;
+    ms.sticky = stickyQueue
+      ? { queue: stickyQueue, timeoutMs: durationMs(req.stickyAttributes.scheduleToStartTimeout) || 5000 }
+      : null;
+
+    let needsTask = !!req.forceCreateNewWorkflowTask;
+    for (const c of commands) {
+      if (!exec.isOpen) break;
+      needsTask = this.apply(exec, c, completedId, identity, result) || needsTask;
+    }
+    if (exec.isOpen) {
+      if (engine.flushBuffered(exec) > 0) needsTask = true;
+      if (needsTask) engine.scheduleWft(exec);
+      engine.routeWaitingQueries(exec);
+    }
+    engine.dirty(exec);
+    return result;
+  }
+
+  private validate(exec: Execution, c: any): void {
+    switch (c.commandType) {
+      case CommandType.COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK:
+        try {
+          this.activities.validate(exec, c.scheduleActivityTaskCommandAttributes);
+        } catch (err) {
+          throw new BadCommand(
+            Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_SCHEDULE_ACTIVITY_ATTRIBUTES,
+            (err as Error).message,
+          );
+        }
+        return;
+      case CommandType.COMMAND_TYPE_START_TIMER: {
+        const a = c.startTimerCommandAttributes;
+        if (!a?.timerId)
+          throw new BadCommand(Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_START_TIMER_ATTRIBUTES, 'TimerId is not set.');
+        if (exec.ms.timers[a.timerId]) {
+          throw new BadCommand(
+            Cause.WORKFLOW_TASK_FAILED_CAUSE_START_TIMER_DUPLICATE_ID,
+            `Timer ID "${a.timerId}" is already in use.`,
+          );
+        }
+        return;
+      }
+      case CommandType.COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION:
+      case CommandType.COMMAND_TYPE_FAIL_WORKFLOW_EXECUTION:
+      case CommandType.COMMAND_TYPE_CANCEL_WORKFLOW_EXECUTION:
+      case CommandType.COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION:
+      case CommandType.COMMAND_TYPE_REQUEST_CANCEL_ACTIVITY_TASK:
+      case CommandType.COMMAND_TYPE_CANCEL_TIMER:
+      case CommandType.COMMAND_TYPE_RECORD_MARKER:
+      case CommandType.COMMAND_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
+      case CommandType.COMMAND_TYPE_MODIFY_WORKFLOW_PROPERTIES:
+        return;
+      default:
+        throw new BadCommand(
+          Cause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND,
+          `command type ${enums.CommandType[c.commandType] ?? c.commandType} is not supported by longhaul-server`,
+        );
+    }
+  }
+
+  /** Apply one command; returns true when it produced an event the workflow must be told about. */
+  private apply(exec: Execution, c: any, completedId: number, identity: string, result: CompletionResult): boolean {
+    const engine = this.engine;
+    const ms = exec.ms;
+    switch (c.commandType) {
+      case CommandType.COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK: {
+        const a = c.scheduleActivityTaskCommandAttributes;
+        const ai = this.activities.schedule(exec, a, completedId);
+        if (a.requestEagerExecution && ai.taskQueue === ms.taskQueue) {
+          result.eagerActivities.push(this.activities.startAttempt(exec, ai, identity));
+        } else {
+          this.activities.dispatch(exec, ai);
+        }
+        return false;
+      }
+      case CommandType.COMMAND_TYPE_REQUEST_CANCEL_ACTIVITY_TASK:
+        return this.activities.requestCancel(
+          exec,
+          Number(c.requestCancelActivityTaskCommandAttributes.scheduledEventId),
+          completedId,
+        );
+      case CommandType.COMMAND_TYPE_START_TIMER: {
+        const a = c.startTimerCommandAttributes;
+        const fireAt = engine.clock.now() + durationMs(a.startToFireTimeout);
+        const ev = engine.append(exec, EventType.EVENT_TYPE_TIMER_STARTED, 'timerStartedEventAttributes', {
+          timerId: a.timerId,
+          startToFireTimeout: a.startToFireTimeout,
+          workflowTaskCompletedEventId: completedId,
+        });
+        ms.timers[a.timerId] = { timerId: a.timerId, startedId: ev.eventId, fireAt };
+        engine.armUserTimer(exec, a.timerId, ev.eventId, fireAt);
+        return false;
+      }
+      case CommandType.COMMAND_TYPE_CANCEL_TIMER: {
+        const a = c.cancelTimerCommandAttributes;
+        const t = ms.timers[a.timerId];
+        if (!t) return false;
+        delete ms.timers[a.timerId];
+        engine.append(exec, EventType.EVENT_TYPE_TIMER_CANCELED, 'timerCanceledEventAttributes', {
+          timerId: a.timerId,
+          startedEventId: t.startedId,
+          workflowTaskCompletedEventId: completedId,
+          identity,
+        });
+        return false;
+      }
+      case CommandType.COMMAND_TYPE_RECORD_MARKER: {
+        const a = c.recordMarkerCommandAttributes;
+        engine.append(exec, EventType.EVENT_TYPE_MARKER_RECORDED, 'markerRecordedEventAttributes', {
+          markerName: a.markerName,
+          details: a.details,
+          workflowTaskCompletedEventId: completedId,
+          header: a.header ?? undefined,
+          failure: a.failure ?? undefined,
+        });
+        return false;
+      }
+      case CommandType.COMMAND_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES: {
+        const a = c.upsertWorkflowSearchAttributesCommandAttributes;
+        const current = fromB64(SearchAttributes, ms.searchAttributes) as any;
+        const merged = {
+          indexedFields: { ...(current?.indexedFields ?? {}), ...(a.searchAttributes?.indexedFields ?? {}) },
+        };
+        ms.searchAttributes = toB64(SearchAttributes, merged);
+        engine.append(
+          exec,
+          EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES,
+          'upsertWorkflowSearchAttributesEventAttributes',
+          {
+            workflowTaskCompletedEventId: completedId,
+            searchAttributes: a.searchAttributes,
+          },
+        );
+        return false;
+      }
+      case CommandType.COMMAND_TYPE_MODIFY_WORKFLOW_PROPERTIES: {
+        const a = c.modifyWorkflowPropertiesCommandAttributes;
+        const current = fromB64(Memo, ms.memo) as any;
+        ms.memo = toB64(Memo, { fields: { ...(current?.fields ?? {}), ...(a.upsertedMemo?.fields ?? {}) } });
+        engine.append(
+          exec,
+          EventType.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED,
+          'workflowPropertiesModifiedEventAttributes',
+          {
+            workflowTaskCompletedEventId: completedId,
+            upsertedMemo: a.upsertedMemo,
+          },
+        );
+        return false;
+      }
+      case CommandType.COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION:
+        engine.append(
+          exec,
+          EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,
+          'workflowExecutionCompletedEventAttributes',
+          {
+            result: c.completeWorkflowExecutionCommandAttributes?.result ?? undefined,
+            workflowTaskCompletedEventId: completedId,
+          },
+        );
+        engine.close(exec, Status.WORKFLOW_EXECUTION_STATUS_COMPLETED);
+        return false;
+      case CommandType.COMMAND_TYPE_FAIL_WORKFLOW_EXECUTION:
+        engine.append(exec, EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED, 'workflowExecutionFailedEventAttributes', {
+          failure: c.failWorkflowExecutionCommandAttributes?.failure ?? undefined,
+          retryState: enums.RetryState.RETRY_STATE_RETRY_POLICY_NOT_SET,
+          workflowTaskCompletedEventId: completedId,
+        });
+        engine.close(exec, Status.WORKFLOW_EXECUTION_STATUS_FAILED);
+        return false;
+      case CommandType.COMMAND_TYPE_CANCEL_WORKFLOW_EXECUTION:
+        engine.append(
+          exec,
+          EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED,
+          'workflowExecutionCanceledEventAttributes',
+          {
+            details: c.cancelWorkflowExecutionCommandAttributes?.details ?? undefined,
+            workflowTaskCompletedEventId: completedId,
+          },
+        );
+        engine.close(exec, Status.WORKFLOW_EXECUTION_STATUS_CANCELED);
+        return false;
+      case CommandType.COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION:
+        result.newRun = this.continueAsNew(
+          exec,
+          c.continueAsNewWorkflowExecutionCommandAttributes,
+          completedId,
+          identity,
+        );
+        return false;
+      default:
+        return false;
+    }
+  }
+
+  private continueAsNew(exec: Execution, a: any, completedId: number, identity: string): Execution {
+    const engine = this.engine;
+    const ms = exec.ms;
+    const started = exec.events[0].workflowExecutionStartedEventAttributes;
+    const newRunId = randomUUID();
+    const workflowType = a.workflowType?.name || ms.workflowType;
+    const taskQueue = a.taskQueue?.name || ms.taskQueue;
+    const runTimeoutMs = durationMs(a.workflowRunTimeout) || ms.runTimeoutMs;
+    const wftTimeoutMs = durationMs(a.workflowTaskTimeout) || ms.wftTimeoutMs;
+    const delay = durationMs(a.backoffStartInterval);
+    engine.append(
+      exec,
+      EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW,
+      'workflowExecutionContinuedAsNewEventAttributes',
+      {
+        newExecutionRunId: newRunId,
+        workflowType: { name: workflowType },
+        taskQueue: { name: taskQueue, kind: enums.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
+        input: a.input ?? undefined,
+        workflowRunTimeout: a.workflowRunTimeout ?? started.workflowRunTimeout ?? undefined,
+        workflowTaskTimeout: a.workflowTaskTimeout ?? started.workflowTaskTimeout ?? undefined,
+        workflowTaskCompletedEventId: completedId,
+        backoffStartInterval: a.backoffStartInterval ?? undefined,
+        initiator: a.initiator || enums.ContinueAsNewInitiator.CONTINUE_AS_NEW_INITIATOR_WORKFLOW,
+        failure: a.failure ?? undefined,
+        lastCompletionResult: a.lastCompletionResult ?? undefined,
+        header: a.header ?? undefined,
+        memo: a.memo ?? undefined,
+        searchAttributes: a.searchAttributes ?? undefined,
+      },
+    );
+    ms.newRunId = newRunId;
+    engine.close(exec, Status.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW);
+    return engine.createRun({
+      namespace: ms.namespace,
+      workflowId: ms.workflowId,
+      workflowType,
+      taskQueue,
+      input: a.input,
+      header: a.header,
+      memo: a.memo ?? engine.memo(exec),
+      searchAttributes: a.searchAttributes ?? engine.searchAttributes(exec),
+      retryPolicy: a.retryPolicy ?? started.retryPolicy,
+      cronSchedule: a.cronSchedule || started.cronSchedule,
+      executionTimeoutMs: ms.executionTimeoutMs,
+      runTimeoutMs,
+      wftTimeoutMs,
+      identity,
+      requestId: newRunId,
+      runId: newRunId,
+      firstTaskDelayMs: delay,
+      continued: {
+        firstRunId: ms.firstRunId,
+        previousRunId: ms.runId,
+        initiator: a.initiator || enums.ContinueAsNewInitiator.CONTINUE_AS_NEW_INITIATOR_WORKFLOW,
+        lastCompletionResult: a.lastCompletionResult,
+        failure: a.failure,
+        executionDeadline: ms.executionDeadline,
+      },
+    });
+  }
+}

@@ -1,0 +1,106 @@
+// Assembles a longhaul-server: store, engine, matching, and the gRPC services on one port.
+import * as grpc from '@grpc/grpc-js';
+import pino from 'pino';
+import { Clock } from './clock';
+import type { ServerContext } from './context';
+import { namespaceHandlers } from './frontend/namespaces';
+import { taskHandlers } from './frontend/tasks';
+import { visibilityHandlers } from './frontend/visibility';
+import { workflowHandlers } from './frontend/workflows';
+import { addService } from './grpc';
+import { Activities } from './history/activity';
+import { Commands } from './history/commands';
+import { Engine, type Logger } from './history/engine';
+import { Matching } from './matching/task-queues';
+import { Namespaces } from './namespaces';
+import { Store } from './store/store';
+
+export interface ServerOptions {
+  port: number;
+  ip: string;
+  dbFile: string | null;
+  namespaces: string[];
+  searchAttributes: Map<string, number>;
+  pollTimeoutMs?: number;
+  logger?: Logger;
+}
+
+export interface RunningServer {
+  port: number;
+  ctx: ServerContext;
+  stop(): Promise<void>;
+}
+
+export async function startServer(opts: ServerOptions): Promise<RunningServer> {
+  const log: Logger = opts.logger ?? pino({ base: undefined }, pino.destination(2));
+  const clock = new Clock();
+  const store = new Store(opts.dbFile, (err) => {
+    log.error({ err }, 'persistence failed; stopping so that no unsaved state is served');
+    process.exit(70);
+  });
+  const matching = new Matching(() => clock.now());
+  const namespaces = new Namespaces(store);
+  for (const ns of new Set(['default', ...opts.namespaces])) namespaces.ensure(ns);
+
+  const hooks = { rearmActivities: (e: any) => activities.rearm(e), afterClose: () => {} };
+  const engine = new Engine(store, matching, clock, log, hooks);
+  const activities = new Activities(engine);
+  const commands = new Commands(engine, activities);
+  const ctx: ServerContext = {
+    engine,
+    activities,
+    commands,
+    namespaces,
+    matching,
+    store,
+    clock,
+    log,
+    pollTimeoutMs: opts.pollTimeoutMs ?? 60_000,
+    searchAttributes: opts.searchAttributes,
+  };
+  const recovered = engine.recover();
+  await store.commit();
+
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': 128 * 1024 * 1024,
+    'grpc.max_send_message_length': 128 * 1024 * 1024,
+  });
+  const logInternal = (err: unknown) => log.error({ err }, 'internal error');
+  addService(
+    server,
+    'temporal.api.workflowservice.v1.WorkflowService',
+    {
+      ...namespaceHandlers(ctx),
+      ...workflowHandlers(ctx),
+      ...taskHandlers(ctx),
+      ...visibilityHandlers(ctx),
+    },
+    logInternal,
+  );
+  addService(server, 'temporal.api.operatorservice.v1.OperatorService', {}, logInternal);
+  addService(server, 'grpc.health.v1.Health', { Check: () => ({ status: 1 }) }, logInternal);
+
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(`${opts.ip}:${opts.port}`, grpc.ServerCredentials.createInsecure(), (err, p) =>
+      err ? reject(err) : resolve(p),
+    ),
+  );
+  log.info(
+    { address: `${opts.ip}:${port}`, db: opts.dbFile ?? ':memory:', recovered },
+    `longhaul-server listening on ${opts.ip}:${port}`,
+  );
+
+  return {
+    port,
+    ctx,
+    async stop() {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(() => (server.forceShutdown(), resolve()), 2000);
+        server.tryShutdown(() => (clearTimeout(t), resolve()));
+      });
+      clock.stop();
+      await store.commit();
+      store.close();
+    },
+  };
+}

@@ -1,0 +1,35 @@
+// Once per test run: start one longhaul-server (in-memory) and bundle the test workflows once.
+import { bundleWorkflowCode } from '@temporalio/worker';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { startServer, type RunningServer } from './helpers/server';
+
+let server: RunningServer | undefined;
+let tmpDir: string | undefined;
+
+export async function setup(project: TestProject): Promise<void> {
+  server = await startServer();
+  tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'longhaul-test-'));
+  const { code } = await bundleWorkflowCode({
+    workflowsPath: require.resolve('./workflows'),
+    logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} } as any,
+  });
+  const bundlePath = path.join(tmpDir, 'workflows-bundle.js');
+  fs.writeFileSync(bundlePath, code);
+  project.provide('temporalAddress', server.address);
+  project.provide('workflowBundlePath', bundlePath);
+}
+
+export async function teardown(): Promise<void> {
+  await server?.stop();
+  if (tmpDir) fs.rmSync(tmpDir, { recursive: true, force: true });
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    temporalAddress: string;
+    workflowBundlePath: string;
+  }
+}

@@ -1,0 +1,6 @@
+// Workflows used by the server tests. Deterministic code only: bundled once per run by the global setup.
+export * from './basic';
+export * from './activities';
+export * from './timers';
+export * from './signals';
+export * from './lifecycle';
