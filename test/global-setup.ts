@@ -13,7 +13,7 @@ export async function setup(project: TestProject): Promise<void> {
   server = await startServer();
   tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'longhaul-test-'));
   const { code } = await bundleWorkflowCode({
-    workflowsPath: require.resolve('./workflows'),
+    workflowsPath: path.resolve(__dirname, 'workflows', 'index.ts'),
     logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} } as any,
   });
   const bundlePath = path.join(tmpDir, 'workflows-bundle.js');
