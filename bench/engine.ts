@@ -49,6 +49,8 @@ interface BenchResult {
   latencyMs: { p50: number; p95: number; p99: number; max: number };
   serverRssMb: number | null;
   serverPeakRssMb: number | null;
+  /** CPU used per measured workflow by the server process and by this process (worker + client). */
+  cpuMsPerWorkflow: { server: number | null; workerAndClient: number };
 }
 
 /** Integer option from `--name N`, `--name=N` or an env var, else the default. */
@@ -105,7 +107,15 @@ async function startServer(dir: string): Promise<ServerProcess> {
   const logFd = fs.openSync(logPath, 'a');
   const child = spawn(
     process.execPath,
-    [SERVER_BIN, '--port', String(port), '--db-filename', path.join(dir, 'bench.db')],
+    // BENCH_SERVER_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", profiles the server.
+    [
+      ...(process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+      SERVER_BIN,
+      '--port',
+      String(port),
+      '--db-filename',
+      path.join(dir, 'bench.db'),
+    ],
     {
       cwd: ROOT,
       stdio: ['ignore', logFd, logFd],
@@ -151,6 +161,20 @@ async function startServer(dir: string): Promise<ServerProcess> {
   return { address: `127.0.0.1:${port}`, pid: child.pid!, died, stop };
 }
 
+/** BENCH_EAGER=0 turns off eager workflow start (then the client uses its own gRPC connection). */
+const EAGER = process.env.BENCH_EAGER !== '0';
+
+/** CPU time (user + system) a process has used, in ms, from /proc (Linux only; null elsewhere). */
+function readCpuMs(pid: number): number | null {
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return null;
+  }
+}
+
 /** Current and peak resident set size of a process in MB, from /proc (Linux only; null elsewhere). */
 function readRss(pid: number): { rssMb: number | null; peakMb: number | null } {
   try {
@@ -194,6 +218,7 @@ async function runWorkflows(
       const handle = await client.workflow.start<typeof oneActivity>('oneActivity', {
         taskQueue: TASK_QUEUE,
         workflowId: ids[i],
+        requestEagerStart: EAGER,
       });
       await handle.result();
       latencies[i] = performance.now() - t0;
@@ -224,7 +249,9 @@ async function runBenchmark(server: ServerProcess, cfg: Config, log: (msg: strin
   const connection = await Connection.connect({ address: server.address });
   const nativeConnection = await NativeConnection.connect({ address: server.address });
   try {
-    const client = new Client({ connection });
+    // With eager start the client shares the worker's native connection (the SDK requires it) and the
+    // first workflow task comes back in the start response instead of through a poll.
+    const client = new Client({ connection: EAGER ? nativeConnection : connection });
     const activities: BenchActivities = { noop: async () => {} };
     const worker = await Worker.create({
       connection: nativeConnection,
@@ -233,6 +260,10 @@ async function runBenchmark(server: ServerProcess, cfg: Config, log: (msg: strin
       activities,
       maxConcurrentWorkflowTaskExecutions: 100,
       maxConcurrentActivityTaskExecutions: 100,
+      // Enough pollers that task hand-off, not poll round trips, sets the pace.
+      maxConcurrentWorkflowTaskPolls: Number(process.env.BENCH_WFT_POLLS ?? 40),
+      nonStickyToStickyPollRatio: Number(process.env.BENCH_STICKY_RATIO ?? 0.5),
+      workflowThreadPoolSize: Number(process.env.BENCH_WF_THREADS ?? 2),
     });
 
     const run = async (): Promise<BenchResult> => {
@@ -245,11 +276,19 @@ async function runBenchmark(server: ServerProcess, cfg: Config, log: (msg: strin
       log(`measuring: ${cfg.workflows} workflows at concurrency ${cfg.concurrency} ...`);
       const step = Math.max(1, Math.ceil(cfg.workflows / 4));
       const t0 = performance.now();
+      const serverCpu0 = readCpuMs(server.pid);
+      const selfCpu0 = process.cpuUsage();
       const { latencies, ids } = await runWorkflows(client, prefix, cfg.workflows, cfg.concurrency, (done) => {
         if (done % step === 0 && done < cfg.workflows) log(`  ${done}/${cfg.workflows} done`);
       });
       const wallSeconds = (performance.now() - t0) / 1000;
       const { rssMb, peakMb } = readRss(server.pid);
+      const serverCpu1 = readCpuMs(server.pid);
+      const selfCpu = process.cpuUsage(selfCpu0);
+      const cpuMsPerWorkflow = {
+        server: serverCpu0 === null || serverCpu1 === null ? null : (serverCpu1 - serverCpu0) / cfg.workflows,
+        workerAndClient: (selfCpu.user + selfCpu.system) / 1000 / cfg.workflows,
+      };
 
       const eventsPerWorkflow = await meanHistoryEvents(client, ids);
       const sorted = [...latencies].sort((a, b) => a - b);
@@ -269,6 +308,7 @@ async function runBenchmark(server: ServerProcess, cfg: Config, log: (msg: strin
         },
         serverRssMb: rssMb,
         serverPeakRssMb: peakMb,
+        cpuMsPerWorkflow,
       };
     };
     // runUntil shuts the worker down once the benchmark settles (success or failure).
@@ -286,7 +326,10 @@ function report(r: BenchResult): void {
       ? 'n/a'
       : `${f(r.serverRssMb)} MB` + (r.serverPeakRssMb === null ? '' : ` (peak ${f(r.serverPeakRssMb)} MB)`);
   console.log('');
-  console.log(`longhaul engine bench: ${r.workflows} x oneActivity, concurrency ${r.concurrency}, durable SQLite`);
+  console.log(
+    `longhaul engine bench: ${r.workflows} x oneActivity, concurrency ${r.concurrency}, durable SQLite, ` +
+      `eager start ${EAGER ? 'on' : 'off'}`,
+  );
   console.log(`  wall time              ${f(r.wallSeconds, 2)} s`);
   console.log(`  workflows/s            ${f(r.workflowsPerSecond)}`);
   console.log(
@@ -298,6 +341,11 @@ function report(r: BenchResult): void {
       `(max ${f(r.latencyMs.max)} ms)`,
   );
   console.log(`  server RSS             ${rss}`);
+  const c = r.cpuMsPerWorkflow;
+  console.log(
+    `  CPU per workflow       server ${c.server === null ? 'n/a' : f(c.server, 2)} ms, ` +
+      `worker+client ${f(c.workerAndClient, 2)} ms (2 cores = ${f(2000 / ((c.server ?? 0) + c.workerAndClient), 0)} wf/s at full CPU)`,
+  );
   console.log(`BENCH_RESULT ${JSON.stringify(r)}`);
 }
 

@@ -15,7 +15,7 @@ function describe(ns: NamespaceInfo): any {
       ownerEmail: ns.ownerEmail,
       data: ns.data,
       supportsSchedules: false,
-      capabilities: { eagerWorkflowStart: false, syncUpdate: false, asyncUpdate: false },
+      capabilities: { eagerWorkflowStart: true, syncUpdate: false, asyncUpdate: false },
     },
     config: {
       workflowExecutionRetentionTtl: msToDuration(ns.retentionMs),
@@ -39,7 +39,7 @@ export function namespaceHandlers(ctx: ServerContext): Record<string, Handler> {
         encodedFailureAttributes: true,
         buildIdBasedVersioning: false,
         upsertMemo: true,
-        eagerWorkflowStart: false,
+        eagerWorkflowStart: true,
         sdkMetadata: true,
         countGroupByExecutionStatus: false,
         nexus: false,

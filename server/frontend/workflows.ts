@@ -130,8 +130,15 @@ export function workflowHandlers(ctx: ServerContext): Record<string, Handler> {
     StartWorkflowExecution: async (req) => {
       const p = startParams(ctx, req);
       const { exec, started } = startWithPolicies(ctx, p, req.workflowIdReusePolicy, req.workflowIdConflictPolicy);
+      // Eager start: the caller's own worker takes the first workflow task in this response, saving
+      // it a poll round trip; the queued copy of the task is skipped as stale.
+      const wft = exec.ms.wft;
+      const eager =
+        req.requestEagerExecution && started && wft && !wft.startedId && exec.ms.nextEventId === 3
+          ? engine.startWft({ runId: exec.ms.runId, scheduledId: wft.seq }, wft.queue, req.identity ?? '')
+          : null;
       await store.commit();
-      return startResponse(exec, started);
+      return { ...startResponse(exec, started), eagerWorkflowTask: eager ?? undefined };
     },
 
     SignalWithStartWorkflowExecution: async (req) => {

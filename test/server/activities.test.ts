@@ -15,9 +15,11 @@ import { createTestContext, type TestContext } from '../helpers/env';
 import { cancelActivitySignal, cancelActivityWorkflow, runActivity } from '../workflows';
 
 const attempts = new Map<string, number[]>();
+const attemptTimes = new Map<string, number[]>();
 function recordAttempt(key: string): number {
   const attempt = Context.current().info.attempt;
   attempts.set(key, [...(attempts.get(key) ?? []), attempt]);
+  attemptTimes.set(key, [...(attemptTimes.get(key) ?? []), Date.now()]);
   return attempt;
 }
 
@@ -175,6 +177,20 @@ describe('activities', () => {
     const history = await handle.fetchHistory();
     const startedEvent = history.events!.find((e) => e.activityTaskStartedEventAttributes)!;
     expect(startedEvent.activityTaskStartedEventAttributes!.attempt).toBe(3);
+  });
+
+  it('waits the retry policy backoff between attempts', async () => {
+    const key = randomUUID();
+    const handle = await start('flaky', [key, 2], {
+      startToCloseTimeout: '10s',
+      retry: { initialInterval: '400ms', backoffCoefficient: 2, maximumAttempts: 5 },
+    });
+    expect(await handle.result()).toBe(3);
+    const [t1, t2, t3] = attemptTimes.get(key)!;
+    // Attempt 2 comes >= 400ms after attempt 1 failed, attempt 3 >= 800ms after attempt 2.
+    expect(t2 - t1).toBeGreaterThanOrEqual(400);
+    expect(t3 - t2).toBeGreaterThanOrEqual(800);
+    expect(t3 - t2).toBeLessThan(5000);
   });
 
   it('does not retry ApplicationFailure.nonRetryable and fails the workflow with it', async () => {

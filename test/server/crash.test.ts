@@ -19,7 +19,7 @@ const sleepMs = (ms: number) => new Promise<void>((resolve) => setTimeout(resolv
 const activities = {
   async slowStep(key: string): Promise<string> {
     bump(starts, key);
-    await sleepMs(1500);
+    await sleepMs(2500);
     bump(completions, key);
     return `done-${key}`;
   },
@@ -83,8 +83,9 @@ describe('crash recovery (kill -9)', () => {
       'hello before crash',
     );
 
+    const sleepersStartedAt = Date.now();
     for (const workflowId of sleeperIds) {
-      await ctx1.client.workflow.start(sleeper, { taskQueue, workflowId, args: [3000] });
+      await ctx1.client.workflow.start(sleeper, { taskQueue, workflowId, args: [4000] });
     }
     for (const key of activityKeys) {
       await ctx1.client.workflow.start(slowActivityWorkflow, { taskQueue, workflowId: activityId(key), args: [key] });
@@ -95,8 +96,9 @@ describe('crash recovery (kill -9)', () => {
       await sleepMs(20);
     }
 
-    // The crash must hit activities mid-flight (each takes 1.5s) and timers before they fire (3s).
+    // The crash must hit activities mid-flight (each takes 2.5s) and timers before they fire (4s).
     expect(completions.size).toBe(0);
+    expect(Date.now() - sleepersStartedAt).toBeLessThan(4000);
     const port = server!.port;
     await server!.crash();
     server = await startServer({ dbFile, port });

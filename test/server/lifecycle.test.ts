@@ -4,6 +4,7 @@ import {
   ApplicationFailure,
   CancelledFailure,
   TerminatedFailure,
+  TimeoutFailure,
   WorkflowFailedError,
   type WorkflowHandle,
 } from '@temporalio/client';
@@ -214,5 +215,23 @@ describe('failure', () => {
     expect(cause.details).toEqual(['detail-1', 42]);
     expect((await handle.describe()).status.name).toBe('FAILED');
     expect((await eventTypes(handle)).at(-1)).toBe('WORKFLOW_EXECUTION_FAILED');
+  });
+});
+
+describe('workflow timeouts', () => {
+  it('times out a workflow that outlives workflowExecutionTimeout', async () => {
+    const t0 = Date.now();
+    const handle = await ctx.client.workflow.start(sleeper, {
+      ...opts(),
+      args: [60_000],
+      workflowExecutionTimeout: '1s',
+    });
+    const err = await failureOf(handle.result());
+    const elapsed = Date.now() - t0;
+    expect(elapsed).toBeGreaterThanOrEqual(1000);
+    expect(elapsed).toBeLessThan(10_000);
+    expect(err.cause).toBeInstanceOf(TimeoutFailure);
+    expect((await handle.describe()).status.name).toBe('TIMED_OUT');
+    expect((await eventTypes(handle)).at(-1)).toBe('WORKFLOW_EXECUTION_TIMED_OUT');
   });
 });
