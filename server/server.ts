@@ -8,6 +8,7 @@ import { taskHandlers } from './frontend/tasks';
 import { visibilityHandlers } from './frontend/visibility';
 import { workflowHandlers } from './frontend/workflows';
 import { addService } from './grpc';
+import { installFastDecompression } from './grpc-decompress';
 import { Activities } from './history/activity';
 import { Commands } from './history/commands';
 import { Engine, type Logger } from './history/engine';
@@ -61,6 +62,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const recovered = engine.recover();
   await store.commit();
 
+  installFastDecompression();
   const server = new grpc.Server({
     'grpc.max_receive_message_length': 128 * 1024 * 1024,
     'grpc.max_send_message_length': 128 * 1024 * 1024,

@@ -379,7 +379,7 @@ describe('activities', () => {
     });
 
     it('ABANDON: no cancel request reaches the server and the activity runs to completion', async () => {
-      const { key, handle } = await startCancel(ActivityCancellationType.ABANDON, 1500, 0, 3000);
+      const { key, handle } = await startCancel(ActivityCancellationType.ABANDON, 2500, 0, 3500);
       expect(await handle.result()).toBe('cancelled');
       const rec = cancelRecords.get(key)!;
       expect(rec.outcome).toBe('completed');

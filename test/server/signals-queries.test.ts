@@ -1,5 +1,12 @@
 // Signals, queries and signalWithStart against longhaul-server.
-import { QueryNotRegisteredError, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
+import {
+  Client,
+  QueryNotRegisteredError,
+  QueryRejectCondition,
+  QueryRejectedError,
+  WorkflowNotFoundError,
+  type WorkflowHandle,
+} from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -57,6 +64,16 @@ describe('signals', () => {
     expect(signaledValues).toEqual(result);
   });
 
+  it('rejects a signal to a completed workflow with WorkflowNotFoundError', async () => {
+    const handle = await ctx.client.workflow.start(collector, { ...opts(), args: [1] });
+    await handle.signal(addSignal, 1);
+    expect(await handle.result()).toEqual([1]);
+    await expect(handle.signal(addSignal, 2)).rejects.toBeInstanceOf(WorkflowNotFoundError);
+    const types = await eventTypes(handle);
+    expect(types.filter((t) => t === 'WORKFLOW_EXECUTION_SIGNALED')).toHaveLength(1);
+    expect(types.at(-1)).toBe('WORKFLOW_EXECUTION_COMPLETED');
+  });
+
   it('rejects a signal to an unknown workflow with WorkflowNotFoundError', async () => {
     const handle = ctx.client.workflow.getHandle(`sq-missing-${randomUUID()}`);
     await expect(handle.signal(addSignal, 1)).rejects.toBeInstanceOf(WorkflowNotFoundError);
@@ -85,6 +102,27 @@ describe('queries', () => {
     expect(await handle.result()).toEqual([5, 6]);
     expect((await handle.describe()).status.name).toBe('COMPLETED');
     expect(await handle.query(valuesQuery)).toEqual([5, 6]);
+  });
+
+  it('rejects a query on a closed workflow when queryRejectCondition is NOT_OPEN', async () => {
+    const handle = await ctx.client.workflow.start(collector, { ...opts(), args: [1] });
+    await handle.signal(addSignal, 4);
+    await handle.result();
+    const strictClient = new Client({
+      connection: ctx.connection,
+      workflow: { queryRejectCondition: QueryRejectCondition.NOT_OPEN },
+    });
+    const err = await strictClient.workflow
+      .getHandle(handle.workflowId)
+      .query(valuesQuery)
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect(err).toBeInstanceOf(QueryRejectedError);
+    expect((err as QueryRejectedError).status).toBe(
+      temporal.api.enums.v1.WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_COMPLETED,
+    );
   });
 
   it('rejects a query for an unknown query type', async () => {
