@@ -1,6 +1,8 @@
 // Command line of longhaul-server. Accepts the argument shapes @temporalio/testing uses for an
 // existing-path executable (`server start-dev ...` of the dev server, `<port>` of the test server)
-// and a friendly form (`--port 7233 --db-filename data/temporal.db`).
+// and a friendly form (`--port 7233 --db-filename data/temporal.db`). The test server's shape (a bare
+// port, optionally `--enable-time-skipping`) selects test-server mode: the TestService is served and
+// time skips while unlocked (initially locked unless the flag is given, as in the Java test server).
 import pino from 'pino';
 import { enums } from './proto';
 import { startServer } from './server';
@@ -11,8 +13,12 @@ export interface CliOptions {
   dbFile: string | null;
   namespaces: string[];
   searchAttributes: Map<string, number>;
+  /** Test-server mode (bare port or --enable-time-skipping): serve the TestService. */
+  testServer: boolean;
+  /** Time skipping unlocked from the start (--enable-time-skipping). */
   timeSkipping: boolean;
-  logLevel: string;
+  /** Unset: 'info', or 'warn' in test-server mode (whose launcher passes no log flags). */
+  logLevel: string | undefined;
   ignored: string[];
 }
 
@@ -64,16 +70,19 @@ export function parseArgs(argv: string[]): CliOptions {
     dbFile: null,
     namespaces: [],
     searchAttributes: new Map(),
+    testServer: false,
     timeSkipping: false,
-    logLevel: 'info',
+    logLevel: undefined,
     ignored: [],
   };
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     if (!a.startsWith('-')) {
       // The test server's shape: `<port> [--enable-time-skipping]`.
-      if (/^\d+$/.test(a)) o.port = Number(a);
-      else throw new UsageError(`unexpected argument "${a}"`);
+      if (/^\d+$/.test(a) && Number(a) <= 65535) {
+        o.port = Number(a);
+        o.testServer = true;
+      } else throw new UsageError(`unexpected argument "${a}"`);
       continue;
     }
     const eq = a.indexOf('=');
@@ -115,6 +124,7 @@ export function parseArgs(argv: string[]): CliOptions {
         break;
       }
       case 'enable-time-skipping':
+        o.testServer = true;
         o.timeSkipping = true;
         break;
       default:
@@ -147,14 +157,21 @@ export async function main(argv: string[]): Promise<void> {
     }
     throw err;
   }
-  const log = pino({ base: undefined, level: normalizeLevel(opts.logLevel) }, pino.destination(2));
+  const log = pino(
+    { base: undefined, level: normalizeLevel(opts.logLevel ?? (opts.testServer ? 'warn' : 'info')) },
+    pino.destination(2),
+  );
   if (opts.ignored.length) log.info({ flags: opts.ignored }, 'accepted but ignored flags');
+  if (opts.testServer) {
+    log.info({ timeSkipping: opts.timeSkipping ? 'unlocked' : 'locked' }, 'test-server mode: TestService served');
+  }
   const server = await startServer({
     port: opts.port,
     ip: opts.ip,
     dbFile: opts.dbFile,
     namespaces: opts.namespaces,
     searchAttributes: opts.searchAttributes,
+    timeSkipping: opts.timeSkipping ? 'unlocked' : opts.testServer ? 'locked' : undefined,
     logger: log,
   }).catch((err) => {
     log.error({ err }, `longhaul-server failed to start: ${err.message}`);

@@ -89,6 +89,18 @@ export class Clock {
     this.arm();
   }
 
+  /**
+   * Time skipping: move server time forward to `at` (never backward) and fire every timer due by
+   * then, in due order, before returning. Wall time keeps flowing on top of the new skew.
+   */
+  skipTo(at: number): void {
+    if (this.stopped) return;
+    const now = this.now();
+    if (at > now) this.skew += at - now;
+    if (this.handle) clearTimeout(this.handle);
+    this.run();
+  }
+
   stop(): void {
     this.stopped = true;
     if (this.handle) clearTimeout(this.handle);

@@ -1,6 +1,7 @@
 // The parts of a running server that frontend handlers use.
 import type { Clock } from './clock';
 import type { Activities } from './history/activity';
+import type { Children } from './history/children';
 import type { Commands } from './history/commands';
 import type { Engine, Logger } from './history/engine';
 import type { Matching } from './matching/task-queues';
@@ -10,6 +11,7 @@ import type { Store } from './store/store';
 export interface ServerContext {
   engine: Engine;
   activities: Activities;
+  children: Children;
   commands: Commands;
   namespaces: Namespaces;
   matching: Matching;

@@ -4,17 +4,23 @@ import pino from 'pino';
 import { Clock } from './clock';
 import type { ServerContext } from './context';
 import { namespaceHandlers } from './frontend/namespaces';
+import { operatorHandlers } from './frontend/operator';
+import { testServiceHandlers } from './frontend/testservice';
 import { taskHandlers } from './frontend/tasks';
 import { visibilityHandlers } from './frontend/visibility';
 import { workflowHandlers } from './frontend/workflows';
 import { addService } from './grpc';
 import { installFastDecompression } from './grpc-decompress';
 import { Activities } from './history/activity';
+import { Children } from './history/children';
 import { Commands } from './history/commands';
+import type { Execution } from './history/execution';
 import { Engine, type Logger } from './history/engine';
 import { Matching } from './matching/task-queues';
 import { Namespaces } from './namespaces';
 import { Store } from './store/store';
+import { SearchAttributeRegistry, indexEntries } from './visibility/search-attributes';
+import { TimeSkipping } from './time-skipping';
 
 export interface ServerOptions {
   port: number;
@@ -24,6 +30,11 @@ export interface ServerOptions {
   searchAttributes: Map<string, number>;
   pollTimeoutMs?: number;
   logger?: Logger;
+  /**
+   * Test-server mode: serve the TestService, with time skipping initially 'locked' (a client unlocks
+   * it, as @temporalio/testing does around awaiting a result) or 'unlocked'. Unset: time never skips.
+   */
+  timeSkipping?: 'locked' | 'unlocked';
 }
 
 export interface RunningServer {
@@ -39,17 +50,28 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     log.error({ err }, 'persistence failed; stopping so that no unsaved state is served');
     process.exit(70);
   });
-  const matching = new Matching(() => clock.now());
+  // Custom search attributes: persisted registrations plus --search-attribute flags; the store
+  // indexes each run's values (in the same transaction as its execution row) by their registered type.
+  const searchAttributes = new SearchAttributeRegistry(store.db, new Map(opts.searchAttributes));
+  store.setSearchAttributeIndexer((sa) => indexEntries(searchAttributes.types, sa));
+  if (store.openedAtVersion > 0 && store.openedAtVersion < 2) store.reindexSearchAttributes();
+  // Poller liveness is wall time, like the long polls themselves; server time can skip (test server).
+  const matching = new Matching(() => Date.now());
   const namespaces = new Namespaces(store);
   for (const ns of new Set(['default', ...opts.namespaces])) namespaces.ensure(ns);
 
-  const hooks = { rearmActivities: (e: any) => activities.rearm(e), afterClose: () => {} };
+  const hooks = {
+    rearmActivities: (e: Execution) => activities.rearm(e),
+    onClose: (e: Execution) => children.onClose(e),
+  };
   const engine = new Engine(store, matching, clock, log, hooks);
   const activities = new Activities(engine);
-  const commands = new Commands(engine, activities);
+  const children = new Children(engine, namespaces);
+  const commands = new Commands(engine, activities, children);
   const ctx: ServerContext = {
     engine,
     activities,
+    children,
     commands,
     namespaces,
     matching,
@@ -57,7 +79,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     clock,
     log,
     pollTimeoutMs: opts.pollTimeoutMs ?? 60_000,
-    searchAttributes: opts.searchAttributes,
+    searchAttributes: searchAttributes.types,
   };
   const recovered = engine.recover();
   await store.commit();
@@ -79,8 +101,16 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     },
     logInternal,
   );
-  addService(server, 'temporal.api.operatorservice.v1.OperatorService', {}, logInternal);
+  addService(
+    server,
+    'temporal.api.operatorservice.v1.OperatorService',
+    operatorHandlers(ctx, searchAttributes),
+    logInternal,
+  );
   addService(server, 'grpc.health.v1.Health', { Check: () => ({ status: 1 }) }, logInternal);
+  const skipper = opts.timeSkipping && new TimeSkipping(engine, clock, opts.timeSkipping === 'unlocked');
+  if (skipper)
+    addService(server, 'temporal.api.testservice.v1.TestService', testServiceHandlers(skipper, clock), logInternal);
 
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(`${opts.ip}:${opts.port}`, grpc.ServerCredentials.createInsecure(), (err, p) =>
@@ -100,6 +130,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         const t = setTimeout(() => (server.forceShutdown(), resolve()), 2000);
         server.tryShutdown(() => (clearTimeout(t), resolve()));
       });
+      skipper?.stop();
       clock.stop();
       await store.commit();
       store.close();

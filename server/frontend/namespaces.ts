@@ -15,7 +15,7 @@ function describe(ns: NamespaceInfo): any {
       ownerEmail: ns.ownerEmail,
       data: ns.data,
       supportsSchedules: false,
-      capabilities: { eagerWorkflowStart: true, syncUpdate: false, asyncUpdate: false },
+      capabilities: { eagerWorkflowStart: true, syncUpdate: true, asyncUpdate: true },
     },
     config: {
       workflowExecutionRetentionTtl: msToDuration(ns.retentionMs),
@@ -41,7 +41,7 @@ export function namespaceHandlers(ctx: ServerContext): Record<string, Handler> {
         upsertMemo: true,
         eagerWorkflowStart: true,
         sdkMetadata: true,
-        countGroupByExecutionStatus: false,
+        countGroupByExecutionStatus: true,
         nexus: false,
       },
     }),

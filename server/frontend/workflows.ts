@@ -5,27 +5,17 @@ import * as grpc from '@grpc/grpc-js';
 import { ApiError, invalidArgument, type Handler } from '../grpc';
 import type { Execution } from '../history/execution';
 import type { StartParams } from '../history/engine';
+import { startWithPolicies } from '../history/start';
+import { validateCron } from '../history/run-chain';
 import { Failure, Payloads, durationMs, enums, fromB64, msToDuration, msToTimestamp } from '../proto';
 import { workflowExecutionInfo } from './visibility';
 import type { ServerContext } from '../context';
 
 const Status = enums.WorkflowExecutionStatus;
-const Reuse = enums.WorkflowIdReusePolicy;
 const Conflict = enums.WorkflowIdConflictPolicy;
 const HISTORY_LONG_POLL_MS = 20_000;
 const DEFAULT_QUERY_TIMEOUT_MS = 30_000;
 const MAX_ID_LENGTH = 1000;
-
-function alreadyStarted(exec: Execution, what: string): ApiError {
-  return new ApiError(
-    grpc.status.ALREADY_EXISTS,
-    `${what} WorkflowId: ${exec.ms.workflowId}, RunId: ${exec.ms.runId}.`,
-    {
-      typeName: 'temporal.api.errordetails.v1.WorkflowExecutionAlreadyStartedFailure',
-      value: { startRequestId: exec.ms.startRequestId, runId: exec.ms.runId },
-    },
-  );
-}
 
 function startParams(ctx: ServerContext, req: any): StartParams {
   const namespace = ctx.namespaces.get(req.namespace).name;
@@ -40,7 +30,7 @@ function startParams(ctx: ServerContext, req: any): StartParams {
   ] as const) {
     if (durationMs(d) < 0) throw invalidArgument(`Invalid ${name}.`);
   }
-  if (req.cronSchedule) throw invalidArgument('cron schedules are not supported yet by longhaul-server');
+  if (req.cronSchedule) validateCron(req.cronSchedule);
   return {
     namespace,
     workflowId: req.workflowId,
@@ -51,6 +41,7 @@ function startParams(ctx: ServerContext, req: any): StartParams {
     memo: req.memo,
     searchAttributes: req.searchAttributes,
     retryPolicy: req.retryPolicy,
+    cronSchedule: req.cronSchedule || undefined,
     executionTimeoutMs: durationMs(req.workflowExecutionTimeout),
     runTimeoutMs: durationMs(req.workflowRunTimeout),
     wftTimeoutMs: durationMs(req.workflowTaskTimeout),
@@ -58,45 +49,6 @@ function startParams(ctx: ServerContext, req: any): StartParams {
     requestId: req.requestId || randomUUID(),
     firstTaskDelayMs: durationMs(req.workflowStartDelay),
   };
-}
-
-/**
- * Start a run unless the id policies say otherwise. Returns the run to report and whether it was
- * started by this request.
- */
-function startWithPolicies(
-  ctx: ServerContext,
-  p: StartParams,
-  reuse: number,
-  conflict: number,
-  beforeFirstTask?: (exec: Execution) => void,
-): { exec: Execution; started: boolean } {
-  const engine = ctx.engine;
-  const cur = engine.find(p.namespace, p.workflowId);
-  if (cur) {
-    if (cur.ms.startRequestId === p.requestId) return { exec: cur, started: true };
-    if (cur.isOpen) {
-      if (conflict === Conflict.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING) return { exec: cur, started: false };
-      if (
-        conflict === Conflict.WORKFLOW_ID_CONFLICT_POLICY_TERMINATE_EXISTING ||
-        reuse === Reuse.WORKFLOW_ID_REUSE_POLICY_TERMINATE_IF_RUNNING
-      ) {
-        engine.terminate(cur, 'terminated by a new start with the same workflow id', undefined, p.identity);
-      } else {
-        throw alreadyStarted(cur, 'Workflow execution is already running.');
-      }
-    } else if (reuse === Reuse.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE) {
-      throw alreadyStarted(cur, 'Workflow execution already finished and the reuse policy rejects duplicates.');
-    } else if (
-      reuse === Reuse.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY &&
-      (cur.ms.status === Status.WORKFLOW_EXECUTION_STATUS_COMPLETED ||
-        cur.ms.status === Status.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW)
-    ) {
-      throw alreadyStarted(cur, 'Workflow execution already finished successfully.');
-    }
-  }
-  const exec = engine.createRun({ ...p, beforeFirstTask });
-  return { exec, started: true };
 }
 
 function startResponse(exec: Execution, started: boolean): any {
@@ -129,7 +81,12 @@ export function workflowHandlers(ctx: ServerContext): Record<string, Handler> {
   return {
     StartWorkflowExecution: async (req) => {
       const p = startParams(ctx, req);
-      const { exec, started } = startWithPolicies(ctx, p, req.workflowIdReusePolicy, req.workflowIdConflictPolicy);
+      const { exec, started } = startWithPolicies(
+        ctx.engine,
+        p,
+        req.workflowIdReusePolicy,
+        req.workflowIdConflictPolicy,
+      );
       // Eager start: the caller's own worker takes the first workflow task in this response, saving
       // it a poll round trip; the queued copy of the task is skipped as stale.
       const wft = exec.ms.wft;
@@ -152,7 +109,7 @@ export function workflowHandlers(ctx: ServerContext): Record<string, Handler> {
         return { runId: cur.ms.runId, started: false };
       }
       const { exec, started } = startWithPolicies(
-        ctx,
+        ctx.engine,
         p,
         req.workflowIdReusePolicy,
         Conflict.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
@@ -239,7 +196,7 @@ export function workflowHandlers(ctx: ServerContext): Record<string, Handler> {
           lastWorkerIdentity: ai.startedIdentity,
           nextAttemptScheduleTime: !ai.started && ai.notBefore ? msToTimestamp(ai.notBefore) : undefined,
         })),
-        pendingChildren: [],
+        pendingChildren: ctx.children.describe(exec),
         pendingWorkflowTask: wft
           ? {
               state: wft.startedId
@@ -286,6 +243,44 @@ export function workflowHandlers(ctx: ServerContext): Record<string, Handler> {
       const start = Math.max(1, from - pageSize + 1);
       const events = exec.events.slice(start - 1, from).reverse();
       return { history: { events }, nextPageToken: start > 1 ? Buffer.from(String(start - 1)) : undefined };
+    },
+
+    UpdateWorkflowExecution: async (req, call) => {
+      const exec = engine.get(nsOf(req), req.workflowExecution);
+      if (req.firstExecutionRunId && exec.ms.firstRunId !== req.firstExecutionRunId) {
+        throw new ApiError(grpc.status.NOT_FOUND, 'workflow execution not found for the given first execution run id');
+      }
+      await store.commit();
+      return engine.updates.update(exec, req, call);
+    },
+
+    PollWorkflowExecutionUpdate: async (req, call) => {
+      const exec = engine.get(nsOf(req), req.updateRef?.workflowExecution);
+      await store.commit();
+      return engine.updates.poll(exec, req, call);
+    },
+
+    // Update-with-start: [StartWorkflow, UpdateWorkflow] as one request.
+    ExecuteMultiOperation: async (req, call) => {
+      const ops = req.operations ?? [];
+      const start = ops[0]?.startWorkflow;
+      const update = ops[1]?.updateWorkflow;
+      if (ops.length !== 2 || !start || !update) {
+        throw invalidArgument('ExecuteMultiOperation supports exactly [StartWorkflow, UpdateWorkflow].');
+      }
+      if (update.workflowExecution?.workflowId !== start.workflowId || update.workflowExecution?.runId) {
+        throw invalidArgument('the update must target the started workflow id, without a run id');
+      }
+      const p = startParams(ctx, { ...start, namespace: req.namespace });
+      const { exec, started } = startWithPolicies(
+        ctx.engine,
+        p,
+        start.workflowIdReusePolicy,
+        start.workflowIdConflictPolicy,
+      );
+      await store.commit();
+      const updateResponse = await engine.updates.update(exec, update, call);
+      return { responses: [{ startWorkflow: startResponse(exec, started) }, { updateWorkflow: updateResponse }] };
     },
 
     ResetStickyTaskQueue: async (req) => {

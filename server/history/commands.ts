@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { invalidArgument } from '../grpc';
 import { EventType, SearchAttributes, Memo, durationMs, enums, fromB64, toB64 } from '../proto';
 import type { Activities } from './activity';
+import type { Children, PostAction } from './children';
 import type { Engine } from './engine';
 import type { Execution } from './execution';
 
@@ -22,6 +23,8 @@ const TERMINAL = new Set<number>([
 export interface CompletionResult {
   eagerActivities: any[];
   newRun?: Execution;
+  /** Effects on other workflows, run once this task's own events are written. */
+  post: PostAction[];
 }
 
 class BadCommand extends Error {
@@ -37,6 +40,7 @@ export class Commands {
   constructor(
     private readonly engine: Engine,
     private readonly activities: Activities,
+    private readonly children: Children,
   ) {}
 
   complete(exec: Execution, req: any): CompletionResult {
@@ -45,7 +49,7 @@ export class Commands {
     const wft = ms.wft!;
     const commands: any[] = req.commands ?? [];
     const identity: string = req.identity ?? '';
-    const result: CompletionResult = { eagerActivities: [] };
+    const result: CompletionResult = { eagerActivities: [], post: [] };
     engine.answerQueries(exec, req.queryResults, wft.seq);
 
     // A workflow may not close while events it has not seen are waiting: the task fails and
@@ -86,15 +90,28 @@ export class Commands {
       : null;
 
     let needsTask = !!req.forceCreateNewWorkflowTask;
+    const messages = engine.updates.decode(req.messages);
     for (const c of commands) {
       if (!exec.isOpen) break;
+      if (c.commandType === CommandType.COMMAND_TYPE_PROTOCOL_MESSAGE) {
+        const id = c.protocolMessageCommandAttributes?.messageId;
+        const m = messages.get(id);
+        if (m) engine.updates.apply(exec, m);
+        messages.delete(id);
+        continue;
+      }
       needsTask = this.apply(exec, c, completedId, identity, result) || needsTask;
     }
+    // Messages no command placed (rejections) are processed after all commands, in arrival order.
+    for (const m of messages.values()) if (exec.isOpen) engine.updates.apply(exec, m);
+    engine.updates.settle(exec, wft.seq);
+    if (engine.updates.hasAdmitted(exec)) needsTask = true;
     if (exec.isOpen) {
       if (engine.flushBuffered(exec) > 0) needsTask = true;
       if (needsTask) engine.scheduleWft(exec);
-      engine.routeWaitingQueries(exec);
     }
+    for (const action of result.post) action();
+    if (exec.isOpen) engine.routeWaitingQueries(exec);
     engine.dirty(exec);
     return result;
   }
@@ -123,6 +140,34 @@ export class Commands {
         }
         return;
       }
+      case CommandType.COMMAND_TYPE_START_CHILD_WORKFLOW_EXECUTION: {
+        const a = c.startChildWorkflowExecutionCommandAttributes;
+        const bad = (m: string) =>
+          new BadCommand(Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_START_CHILD_EXECUTION_ATTRIBUTES, m);
+        if (!a?.workflowId) throw bad('WorkflowId is not set on StartChildWorkflowExecutionCommand.');
+        if (!a.workflowType?.name) throw bad('WorkflowType is not set on StartChildWorkflowExecutionCommand.');
+        if (a.namespace && !this.namespaceExists(a.namespace)) throw bad(`Namespace ${a.namespace} is not found.`);
+        return;
+      }
+      case CommandType.COMMAND_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION: {
+        const a = c.signalExternalWorkflowExecutionCommandAttributes;
+        const bad = (m: string) =>
+          new BadCommand(Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_SIGNAL_WORKFLOW_EXECUTION_ATTRIBUTES, m);
+        if (!a?.execution?.workflowId) throw bad('WorkflowId is not set on SignalExternalWorkflowExecutionCommand.');
+        if (!a.signalName) throw bad('SignalName is not set on SignalExternalWorkflowExecutionCommand.');
+        if (a.namespace && !this.namespaceExists(a.namespace)) throw bad(`Namespace ${a.namespace} is not found.`);
+        return;
+      }
+      case CommandType.COMMAND_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION: {
+        const a = c.requestCancelExternalWorkflowExecutionCommandAttributes;
+        if (!a?.workflowId) {
+          throw new BadCommand(
+            Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_ATTRIBUTES,
+            'WorkflowId is not set on RequestCancelExternalWorkflowExecutionCommand.',
+          );
+        }
+        return;
+      }
       case CommandType.COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION:
       case CommandType.COMMAND_TYPE_FAIL_WORKFLOW_EXECUTION:
       case CommandType.COMMAND_TYPE_CANCEL_WORKFLOW_EXECUTION:
@@ -132,12 +177,22 @@ export class Commands {
       case CommandType.COMMAND_TYPE_RECORD_MARKER:
       case CommandType.COMMAND_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
       case CommandType.COMMAND_TYPE_MODIFY_WORKFLOW_PROPERTIES:
+      case CommandType.COMMAND_TYPE_PROTOCOL_MESSAGE:
         return;
       default:
         throw new BadCommand(
           Cause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND,
           `command type ${enums.CommandType[c.commandType] ?? c.commandType} is not supported by longhaul-server`,
         );
+    }
+  }
+
+  private namespaceExists(name: string): boolean {
+    try {
+      this.children.namespaceOf(name);
+      return true;
+    } catch {
+      return false;
     }
   }
 
@@ -231,26 +286,41 @@ export class Commands {
         );
         return false;
       }
-      case CommandType.COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION:
+      case CommandType.COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION: {
+        const res = c.completeWorkflowExecutionCommandAttributes?.result ?? undefined;
+        const next = engine.runChain.afterCompletion(exec);
         engine.append(
           exec,
           EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,
           'workflowExecutionCompletedEventAttributes',
           {
-            result: c.completeWorkflowExecutionCommandAttributes?.result ?? undefined,
+            result: res,
             workflowTaskCompletedEventId: completedId,
+            newExecutionRunId: next?.runId,
           },
         );
+        exec.ms.newRunId = next?.runId ?? null;
         engine.close(exec, Status.WORKFLOW_EXECUTION_STATUS_COMPLETED);
+        if (next) result.newRun = engine.runChain.start(exec, next, { lastCompletionResult: res });
         return false;
-      case CommandType.COMMAND_TYPE_FAIL_WORKFLOW_EXECUTION:
+      }
+      case CommandType.COMMAND_TYPE_FAIL_WORKFLOW_EXECUTION: {
+        const failure = c.failWorkflowExecutionCommandAttributes?.failure ?? undefined;
+        const { retryState, next } = engine.runChain.afterFailure(exec, failure);
         engine.append(exec, EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED, 'workflowExecutionFailedEventAttributes', {
-          failure: c.failWorkflowExecutionCommandAttributes?.failure ?? undefined,
-          retryState: enums.RetryState.RETRY_STATE_RETRY_POLICY_NOT_SET,
+          failure,
+          retryState,
           workflowTaskCompletedEventId: completedId,
+          newExecutionRunId: next?.runId,
         });
+        exec.ms.newRunId = next?.runId ?? null;
         engine.close(exec, Status.WORKFLOW_EXECUTION_STATUS_FAILED);
+        if (next) {
+          const lastCompletionResult = exec.events[0].workflowExecutionStartedEventAttributes.lastCompletionResult;
+          result.newRun = engine.runChain.start(exec, next, { failure, lastCompletionResult });
+        }
         return false;
+      }
       case CommandType.COMMAND_TYPE_CANCEL_WORKFLOW_EXECUTION:
         engine.append(
           exec,
@@ -262,6 +332,21 @@ export class Commands {
           },
         );
         engine.close(exec, Status.WORKFLOW_EXECUTION_STATUS_CANCELED);
+        return false;
+      case CommandType.COMMAND_TYPE_START_CHILD_WORKFLOW_EXECUTION:
+        result.post.push(
+          this.children.initiate(exec, c.startChildWorkflowExecutionCommandAttributes, completedId, identity),
+        );
+        return false;
+      case CommandType.COMMAND_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION:
+        result.post.push(
+          this.children.signalExternal(exec, c.signalExternalWorkflowExecutionCommandAttributes, completedId, identity),
+        );
+        return false;
+      case CommandType.COMMAND_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION:
+        result.post.push(
+          this.children.cancelExternal(exec, c.requestCancelExternalWorkflowExecutionCommandAttributes, completedId),
+        );
         return false;
       case CommandType.COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION:
         result.newRun = this.continueAsNew(
@@ -327,6 +412,7 @@ export class Commands {
       requestId: newRunId,
       runId: newRunId,
       firstTaskDelayMs: delay,
+      parent: ms.parent,
       continued: {
         firstRunId: ms.firstRunId,
         previousRunId: ms.runId,

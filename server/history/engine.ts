@@ -20,7 +20,9 @@ import {
 } from '../proto';
 import type { Store } from '../store/store';
 import { Execution } from './execution';
-import type { MutableState } from './state';
+import { RunChain } from './run-chain';
+import { Updates } from './updates';
+import type { MutableState, ParentInfo } from './state';
 
 const WorkflowExecutionStatus = enums.WorkflowExecutionStatus;
 const DEFAULT_WFT_TIMEOUT_MS = 10_000;
@@ -56,6 +58,10 @@ export interface StartParams {
   /** Delay before the first workflow task. */
   firstTaskDelayMs?: number;
   runId?: string;
+  /** Set when the run is a child workflow. */
+  parent?: ParentInfo | null;
+  /** Attempt number under the workflow's RetryPolicy (1 for a first run). */
+  attempt?: number;
   /** Runs after the started event, before the first workflow task (signal-with-start). */
   beforeFirstTask?: (exec: Execution) => void;
 }
@@ -75,6 +81,10 @@ export class Engine {
   private taskId = 1;
   /** Legacy query tasks waiting for a worker: query id → run id. */
   readonly legacyQueries = new Map<string, string>();
+  /** Retries and cron runs that follow a closed run. */
+  readonly runChain = new RunChain(this);
+  /** Workflow updates (message protocol). */
+  readonly updates = new Updates(this);
 
   constructor(
     readonly store: Store,
@@ -291,6 +301,8 @@ export class Engine {
       sticky: null,
       activities: {},
       timers: {},
+      children: {},
+      parent: p.parent ?? null,
       buffered: [],
       cancelRequested: false,
       wftTimeoutMs,
@@ -316,6 +328,10 @@ export class Engine {
     this.store.setCurrentRun(p.namespace, p.workflowId, runId);
     this.append(exec, EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED, 'workflowExecutionStartedEventAttributes', {
       workflowType: { name: p.workflowType },
+      parentWorkflowNamespace: p.parent?.namespace,
+      parentWorkflowNamespaceId: p.parent?.namespaceId,
+      parentWorkflowExecution: p.parent ? { workflowId: p.parent.workflowId, runId: p.parent.runId } : undefined,
+      parentInitiatedEventId: p.parent?.initiatedId,
       taskQueue: { name: p.taskQueue, kind: enums.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
       input: p.input ?? undefined,
       header: p.header ?? undefined,
@@ -330,7 +346,7 @@ export class Engine {
       identity: p.identity,
       firstExecutionRunId: ms.firstRunId,
       retryPolicy: p.retryPolicy ?? undefined,
-      attempt: 1,
+      attempt: p.attempt ?? 1,
       workflowExecutionExpirationTime: executionDeadline ? msToTimestamp(executionDeadline) : undefined,
       cronSchedule: p.cronSchedule || undefined,
       firstWorkflowTaskBackoff: msToDuration(delay),
@@ -364,10 +380,7 @@ export class Engine {
     const runId = ms.runId;
     this.clock.schedule(at, () => {
       const e = this.executions.get(runId);
-      if (e?.isOpen) {
-        this.timeOutWorkflow(e);
-        this.hooks.afterClose(e);
-      }
+      if (e?.isOpen) this.timeOutWorkflow(e);
     });
   }
 
@@ -525,7 +538,7 @@ export class Engine {
       scheduledTime: msToTimestamp(wft.scheduledTime),
       startedTime: msToTimestamp(now),
       queries,
-      messages: [],
+      messages: this.updates.messagesFor(exec, wft.seq, wft.startedId),
     };
   }
 
@@ -631,6 +644,7 @@ export class Engine {
     ms.sticky = null;
     const flushed = this.flushBuffered(exec);
     for (const q of exec.queries.values()) if (q.state === 'inflight') q.state = 'waiting';
+    this.updates.redeliver(exec);
     if (flushed > 0) this.scheduleWft(exec);
     else this.retryWft(exec, wft.attempt + 1);
     this.dirty(exec);
@@ -660,6 +674,9 @@ export class Engine {
     ms.status = status;
     ms.closeTime = this.clock.now();
     ms.closeEventId = ms.nextEventId - 1;
+    this.hooks.onClose(exec);
+    this.updates.onClose(exec);
+    ms.children = {};
     ms.wft = null;
     ms.activities = {};
     ms.timers = {};
@@ -703,10 +720,17 @@ export class Engine {
 
   private timeOutWorkflow(exec: Execution): void {
     this.forceCloseWft(exec);
+    const { retryState, next } = this.runChain.afterFailure(exec, null);
     this.append(exec, EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT, 'workflowExecutionTimedOutEventAttributes', {
-      retryState: enums.RetryState.RETRY_STATE_TIMEOUT,
+      retryState:
+        retryState === enums.RetryState.RETRY_STATE_RETRY_POLICY_NOT_SET
+          ? enums.RetryState.RETRY_STATE_TIMEOUT
+          : retryState,
+      newExecutionRunId: next?.runId,
     });
+    exec.ms.newRunId = next?.runId ?? null;
     this.close(exec, WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_TIMED_OUT);
+    if (next) this.runChain.start(exec, next, {});
   }
 
   // ---------------------------------------------------------------- signals and cancellation
@@ -869,8 +893,8 @@ export class Engine {
 /** What the engine calls in the modules built on it. */
 export interface EngineHooks {
   rearmActivities(exec: Execution): void;
-  /** After a run closed outside a task completion (timeout): e.g. continue a cron/retry chain. */
-  afterClose(exec: Execution): void;
+  /** A run is closing (its close event is written): tell its parent, apply its children's close policy. */
+  onClose(exec: Execution): void;
 }
 
 /**

@@ -3,6 +3,7 @@
 import { HistoryEvent, fromB64 } from '../proto';
 import type { ExecutionRow, Persistable } from '../store/store';
 import type { MutableState } from './state';
+import type { PendingUpdate } from './updates';
 
 export interface PendingQuery {
   id: string;
@@ -23,6 +24,8 @@ export class Execution implements Persistable {
   buffered: any[];
   historyWaiters = new Set<() => void>();
   queries = new Map<string, PendingQuery>();
+  /** Updates this run knows in memory (admitted ones exist nowhere else). */
+  updates = new Map<string, PendingUpdate>();
 
   constructor(
     public ms: MutableState,
@@ -53,6 +56,7 @@ export class Execution implements Persistable {
       executionTime: ms.executionTime,
       closeTime: ms.closeTime,
       state: JSON.stringify(ms),
+      searchAttributes: ms.searchAttributes,
     };
   }
 

@@ -63,6 +63,25 @@ export interface TimerInfo {
   fireAt: number;
 }
 
+export interface ChildInfo {
+  initiatedId: number;
+  startedId: number;
+  namespace: string;
+  workflowId: string;
+  /** First run of the child (the one the parent's Started event names). */
+  runId: string;
+  workflowType: string;
+  parentClosePolicy: number;
+}
+
+export interface ParentInfo {
+  namespace: string;
+  namespaceId: string;
+  workflowId: string;
+  runId: string;
+  initiatedId: number;
+}
+
 export interface MutableState {
   namespace: string;
   workflowId: string;
@@ -85,6 +104,10 @@ export interface MutableState {
   sticky: { queue: string; timeoutMs: number } | null;
   activities: Record<string, ActivityInfo>;
   timers: Record<string, TimerInfo>;
+  /** Child workflows started by this run and not yet closed, by initiated event id. */
+  children: Record<string, ChildInfo>;
+  /** Set when this run is a child workflow (kept across continue-as-new). */
+  parent: ParentInfo | null;
   /** Events that arrived while a workflow task was running: HistoryEvent bytes (base64) without ids. */
   buffered: string[];
   cancelRequested: boolean;

@@ -1,6 +1,6 @@
 // SQLite schema. Mutable state is one JSON row per run (rewritten per transition, small); history
 // events are appended once as protobuf bytes and never rewritten; visibility reads indexed columns.
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -27,6 +27,17 @@ CREATE TABLE IF NOT EXISTS current_runs (
   run_id TEXT NOT NULL,
   PRIMARY KEY (namespace, workflow_id)
 ) WITHOUT ROWID;
+-- Custom search attribute values, one row per (run, attribute, value): KeywordList elements and Text
+-- words each get a row. Queries like CustomKeyword = 'x' seek the primary key, not the executions.
+CREATE TABLE IF NOT EXISTS search_attributes (
+  namespace TEXT NOT NULL,
+  name TEXT NOT NULL,
+  value NOT NULL,
+  run_id TEXT NOT NULL,
+  PRIMARY KEY (namespace, name, value, run_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS search_attributes_by_run ON search_attributes (run_id, name, value);
+CREATE TABLE IF NOT EXISTS search_attribute_defs (name TEXT PRIMARY KEY, type INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS events (
   run_id TEXT NOT NULL,
   event_id INTEGER NOT NULL,

@@ -17,7 +17,12 @@ export interface ExecutionRow {
   executionTime: number;
   closeTime: number | null;
   state: string;
+  /** The run's merged search attributes (base64 SearchAttributes), indexed into `search_attributes`. */
+  searchAttributes: string | null;
 }
+
+/** Index entries [name, value] of a run's search attributes (see visibility/search-attributes.ts). */
+export type SearchAttributeIndexer = (saB64: string | null) => Array<[string, string | number]>;
 
 export interface NamespaceRow {
   name: string;
@@ -40,6 +45,11 @@ export class Store {
   private after: Array<() => void> = [];
   private scheduled = false;
   private stmts;
+  /** Search attributes last indexed per execution, so unchanged ones are not rewritten each transition. */
+  private indexedSearchAttributes = new WeakMap<Persistable, string | null>();
+  private indexer: SearchAttributeIndexer = () => [];
+  /** Schema version the database had when opened (0 for a new one). */
+  readonly openedAtVersion: number;
   transactions = 0;
 
   constructor(
@@ -58,9 +68,14 @@ export class Store {
     this.db.exec(SCHEMA);
     const v = this.db.prepare(`SELECT value FROM meta WHERE key = 'schema_version'`).get() as
       { value: string } | undefined;
-    if (!v) this.db.prepare(`INSERT INTO meta (key, value) VALUES ('schema_version', ?)`).run(String(SCHEMA_VERSION));
-    else if (Number(v.value) > SCHEMA_VERSION)
-      throw new Error(`database schema version ${v.value} is newer than this server understands (${SCHEMA_VERSION})`);
+    this.openedAtVersion = v ? Number(v.value) : 0;
+    if (this.openedAtVersion > SCHEMA_VERSION)
+      throw new Error(`database schema version ${v!.value} is newer than this server understands (${SCHEMA_VERSION})`);
+    this.db
+      .prepare(
+        `INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+      )
+      .run(String(SCHEMA_VERSION));
     this.stmts = {
       upsertExecution: this.db.prepare(
         `INSERT INTO executions (run_id, namespace, workflow_id, workflow_type, task_queue, status, start_time, execution_time, close_time, state)
@@ -81,6 +96,10 @@ export class Store {
       getEvents: this.db.prepare(`SELECT data FROM events WHERE run_id = ? AND event_id >= ? ORDER BY event_id`),
       openExecutions: this.db.prepare(`SELECT state FROM executions WHERE close_time IS NULL`),
       namespaces: this.db.prepare(`SELECT name, id, data FROM namespaces`),
+      deleteSearchAttributes: this.db.prepare(`DELETE FROM search_attributes WHERE run_id = ?`),
+      insertSearchAttribute: this.db.prepare(
+        `INSERT OR IGNORE INTO search_attributes (namespace, name, value, run_id) VALUES (?, ?, ?, ?)`,
+      ),
     };
     const write = this.db.transaction(() => this.writeBatch());
     this.flushTx = write;
@@ -153,10 +172,42 @@ export class Store {
     this.namespaces = [];
     for (const [runId, id, bytes] of this.events) s.insertEvent.run(runId, id, bytes);
     this.events = [];
-    for (const e of this.dirty) s.upsertExecution.run(e.toRow());
+    for (const e of this.dirty) {
+      const row = e.toRow();
+      s.upsertExecution.run(row);
+      if (this.indexedSearchAttributes.get(e) !== row.searchAttributes) {
+        this.indexSearchAttributes(row.namespace, row.runId, row.searchAttributes);
+        this.indexedSearchAttributes.set(e, row.searchAttributes);
+      }
+    }
     this.dirty.clear();
     for (const [ns, wid, rid] of this.currentRuns) s.upsertCurrent.run(ns, wid, rid);
     this.currentRuns = [];
+  }
+
+  private indexSearchAttributes(namespace: string, runId: string, saB64: string | null): void {
+    const s = this.stmts;
+    s.deleteSearchAttributes.run(runId);
+    for (const [name, value] of this.indexer(saB64)) s.insertSearchAttribute.run(namespace, name, value, runId);
+  }
+
+  /** How search attributes become index rows (set once the registry of custom attributes exists). */
+  setSearchAttributeIndexer(fn: SearchAttributeIndexer): void {
+    this.indexer = fn;
+  }
+
+  /** Rebuild the search attribute index of every stored run (a database from before the index existed). */
+  reindexSearchAttributes(): number {
+    const rows = this.db
+      .prepare(
+        `SELECT run_id, namespace, json_extract(state, '$.searchAttributes') AS sa FROM executions
+         WHERE json_extract(state, '$.searchAttributes') IS NOT NULL`,
+      )
+      .all() as { run_id: string; namespace: string; sa: string }[];
+    this.db.transaction(() => {
+      for (const r of rows) this.indexSearchAttributes(r.namespace, r.run_id, r.sa);
+    })();
+    return rows.length;
   }
 
   currentRunId(namespace: string, workflowId: string): string | undefined {

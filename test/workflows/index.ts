@@ -4,3 +4,8 @@ export * from './activities';
 export * from './timers';
 export * from './signals';
 export * from './lifecycle';
+export * from './children';
+export * from './retries';
+export * from './updates';
+export * from './long-sleep';
+export * from './search';
