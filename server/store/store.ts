@@ -41,6 +41,8 @@ export class Store {
   private events: Array<[string, number, Uint8Array]> = [];
   private currentRuns: Array<[string, string, string]> = [];
   private namespaces: NamespaceRow[] = [];
+  /** Writes of other modules (schedules, …) that join the next group commit. */
+  private extra: Array<(db: Database.Database) => void> = [];
   private waiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
   private after: Array<() => void> = [];
   private scheduled = false;
@@ -122,6 +124,12 @@ export class Store {
     this.schedule();
   }
 
+  /** Queue a write of another module into the next group-commit transaction. */
+  write(fn: (db: Database.Database) => void): void {
+    this.extra.push(fn);
+    this.schedule();
+  }
+
   saveNamespace(row: NamespaceRow): void {
     this.namespaces.push(row);
     this.schedule();
@@ -152,7 +160,13 @@ export class Store {
     this.waiters = [];
     this.after = [];
     try {
-      if (this.dirty.size || this.events.length || this.currentRuns.length || this.namespaces.length) {
+      if (
+        this.dirty.size ||
+        this.events.length ||
+        this.currentRuns.length ||
+        this.namespaces.length ||
+        this.extra.length
+      ) {
         this.flushTx();
         this.transactions++;
       }
@@ -168,6 +182,8 @@ export class Store {
 
   private writeBatch(): void {
     const s = this.stmts;
+    for (const fn of this.extra) fn(this.db);
+    this.extra = [];
     for (const ns of this.namespaces) s.upsertNamespace.run(ns);
     this.namespaces = [];
     for (const [runId, id, bytes] of this.events) s.insertEvent.run(runId, id, bytes);
