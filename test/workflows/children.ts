@@ -16,6 +16,7 @@ import {
   startChild,
   workflowInfo,
 } from '@temporalio/workflow';
+import { slowActivityWorkflow } from './lifecycle';
 
 export async function square(n: number): Promise<number> {
   return n * n;
@@ -120,4 +121,13 @@ export async function countdown(n: number): Promise<number> {
 
 export async function parentOfContinuing(): Promise<number> {
   return await executeChild(countdown, { args: [2] });
+}
+
+/** Runs one slowActivityWorkflow child per key and joins their results (crash test). */
+export async function parentOfSlow(keys: string[]): Promise<string[]> {
+  return await Promise.all(
+    keys.map((key) =>
+      executeChild(slowActivityWorkflow, { args: [key], workflowId: `${workflowInfo().workflowId}-${key}` }),
+    ),
+  );
 }
