@@ -524,8 +524,12 @@ export class Engine {
       }
     }
     const from = wft.sticky ? ms.lastCompletedStartedId : 0;
-    const events = exec.events.slice(from).concat(transientEvents);
+    // A long full history goes in pages: the worker fetches the rest with GetWorkflowExecutionHistory.
+    // (Transient task events exist only here, so such a history is sent whole.)
+    const page = !wft.sticky && !transientEvents.length ? firstHistoryPage(exec) : null;
+    const events = page ? page.events : exec.events.slice(from).concat(transientEvents);
     return {
+      nextPageToken: page?.nextPageToken,
       taskToken: encodeToken({ k: 'w', r: ms.runId, s: wft.seq, n: ms.namespace }),
       workflowExecution: { workflowId: ms.workflowId, runId: ms.runId },
       workflowType: { name: ms.workflowType },
@@ -828,6 +832,7 @@ export class Engine {
     const q = exec?.queries.get(queryId);
     if (!exec || !q) return null;
     const ms = exec.ms;
+    const page = firstHistoryPage(exec);
     return {
       taskToken: encodeToken({ k: 'q', r: runId, q: queryId, n: ms.namespace }),
       workflowExecution: { workflowId: ms.workflowId, runId },
@@ -835,7 +840,8 @@ export class Engine {
       previousStartedEventId: ms.lastCompletedStartedId,
       startedEventId: ms.lastCompletedStartedId,
       attempt: 1,
-      history: { events: exec.events },
+      history: { events: page?.events ?? exec.events },
+      nextPageToken: page?.nextPageToken,
       query: { queryType: q.queryType, queryArgs: q.queryArgs, header: q.header },
       workflowExecutionTaskQueue: { name: ms.taskQueue, kind: enums.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
       scheduledTime: msToTimestamp(this.clock.now()),
@@ -895,6 +901,18 @@ export interface EngineHooks {
   rearmActivities(exec: Execution): void;
   /** A run is closing (its close event is written): tell its parent, apply its children's close policy. */
   onClose(exec: Execution): void;
+}
+
+/** Events per page of a full history handed to a worker. */
+export const HISTORY_PAGE_SIZE = 1000;
+
+/** The first page of a run's history when it needs more than one (null when one page holds it). */
+function firstHistoryPage(exec: Execution): { events: any[]; nextPageToken: Buffer } | null {
+  if (exec.events.length <= HISTORY_PAGE_SIZE) return null;
+  return {
+    events: exec.events.slice(0, HISTORY_PAGE_SIZE),
+    nextPageToken: Buffer.from(String(HISTORY_PAGE_SIZE + 1)),
+  };
 }
 
 /**

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { createTestContext, type TestContext } from '../helpers/env';
-import { echoActivity, hello } from '../workflows';
+import { addSignal, collector, echoActivity, hello } from '../workflows';
 
 const EventType = temporal.api.enums.v1.EventType;
 let connection: Connection;
@@ -115,5 +115,27 @@ describe('history paging', () => {
     } while (token);
     expect(seen).toEqual(all.map((e) => Number(e.eventId)));
     expect(seen.length).toBeGreaterThan(8);
+  });
+});
+
+describe('long histories', () => {
+  it('hands a worker without a cache a paged history of more than 1000 events', async () => {
+    const taskQueue = `long-history-${randomUUID()}`;
+    const handle = await client.workflow.start(collector, {
+      taskQueue,
+      workflowId: `long-${randomUUID()}`,
+      args: [1100],
+    });
+    for (let i = 0; i < 1100; i++) await handle.signal(addSignal, i);
+    // No sticky cache: every task carries the full history, which now needs two pages.
+    const ctx = await createTestContext({ worker: { taskQueue, maxCachedWorkflows: 0 } });
+    try {
+      const values = await handle.result();
+      expect(values).toHaveLength(1100);
+      expect(values[1099]).toBe(1099);
+    } finally {
+      await ctx.close();
+    }
+    expect((await handle.fetchHistory()).events!.length).toBeGreaterThan(1100);
   });
 });
