@@ -2,6 +2,7 @@
 // query task answers and worker shutdown.
 import { invalidArgument, type Handler } from '../grpc';
 import { decodeToken } from '../history/engine';
+import { BLOB_SIZE_LIMIT, blobTooLarge, checkBlobSize, payloadBytes } from '../limits';
 import type { ServerContext } from '../context';
 import type { TaskKind } from '../matching/task-queues';
 import type * as grpc from '@grpc/grpc-js';
@@ -110,7 +111,13 @@ export function taskHandlers(ctx: ServerContext): Record<string, Handler> {
 
   async function respondCompleted(req: any, byId: boolean) {
     const { exec, ai } = activities.resolve(nsOf(req), req, byId);
-    activities.completed(exec, ai, req.result, req.identity ?? '');
+    const size = payloadBytes(req.result);
+    if (size > BLOB_SIZE_LIMIT) {
+      // As Temporal does: the attempt fails (not retryable) rather than the result entering history.
+      activities.failed(exec, ai, blobTooLarge('activity result', size), req.identity ?? '');
+    } else {
+      activities.completed(exec, ai, req.result, req.identity ?? '');
+    }
     await store.commit();
     return {};
   }
@@ -131,6 +138,7 @@ export function taskHandlers(ctx: ServerContext): Record<string, Handler> {
   }
 
   async function heartbeat(req: any, byId: boolean) {
+    checkBlobSize(req.details, 'heartbeat details');
     const { exec, ai } = activities.resolve(nsOf(req), req, byId);
     const cancelRequested = activities.heartbeat(exec, ai, req.details);
     await store.commit();

@@ -7,6 +7,7 @@ import type { Execution } from '../history/execution';
 import type { StartParams } from '../history/engine';
 import { startWithPolicies } from '../history/start';
 import { validateCron } from '../history/run-chain';
+import { checkBlobSize } from '../limits';
 import { Failure, Payloads, durationMs, enums, fromB64, msToDuration, msToTimestamp } from '../proto';
 import { workflowExecutionInfo } from './visibility';
 import type { ServerContext } from '../context';
@@ -31,6 +32,8 @@ function startParams(ctx: ServerContext, req: any): StartParams {
     if (durationMs(d) < 0) throw invalidArgument(`Invalid ${name}.`);
   }
   if (req.cronSchedule) validateCron(req.cronSchedule);
+  checkBlobSize(req.input, 'workflow input');
+  checkBlobSize(req.memo?.fields ? { payloads: Object.values(req.memo.fields) } : null, 'memo');
   return {
     namespace,
     workflowId: req.workflowId,
@@ -100,6 +103,7 @@ export function workflowHandlers(ctx: ServerContext): Record<string, Handler> {
 
     SignalWithStartWorkflowExecution: async (req) => {
       if (!req.signalName) throw invalidArgument('SignalName is not set on request.');
+      checkBlobSize(req.signalInput, 'signal input');
       const p = startParams(ctx, req);
       const signal = { signalName: req.signalName, input: req.signalInput, header: req.header, identity: req.identity };
       const cur = engine.find(p.namespace, p.workflowId);
@@ -121,6 +125,7 @@ export function workflowHandlers(ctx: ServerContext): Record<string, Handler> {
 
     SignalWorkflowExecution: async (req) => {
       if (!req.signalName) throw invalidArgument('SignalName is not set on request.');
+      checkBlobSize(req.input, 'signal input');
       const exec = engine.get(nsOf(req), req.workflowExecution);
       engine.signal(exec, req);
       await store.commit();
@@ -145,6 +150,7 @@ export function workflowHandlers(ctx: ServerContext): Record<string, Handler> {
     QueryWorkflow: async (req, call) => {
       const exec = engine.get(nsOf(req), req.execution);
       if (!req.query?.queryType) throw invalidArgument('QueryType is not set on request.');
+      checkBlobSize(req.query.queryArgs, 'query arguments');
       const reject = req.queryRejectCondition;
       const status = exec.ms.status;
       if (
@@ -246,6 +252,7 @@ export function workflowHandlers(ctx: ServerContext): Record<string, Handler> {
     },
 
     UpdateWorkflowExecution: async (req, call) => {
+      checkBlobSize(req.request?.input?.args, 'update arguments');
       const exec = engine.get(nsOf(req), req.workflowExecution);
       if (req.firstExecutionRunId && exec.ms.firstRunId !== req.firstExecutionRunId) {
         throw new ApiError(grpc.status.NOT_FOUND, 'workflow execution not found for the given first execution run id');
