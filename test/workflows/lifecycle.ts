@@ -51,3 +51,13 @@ export async function slowActivityWorkflow(key: string): Promise<string> {
   });
   return await acts.slowStep(key);
 }
+
+/** Runs the heartbeating slowStep activity (heartbeat timeout 1 s) once and returns its result. */
+export async function heartbeatingWorkflow(key: string): Promise<string> {
+  const acts = proxyActivities<{ slowStep(key: string): Promise<string> }>({
+    startToCloseTimeout: '30s',
+    heartbeatTimeout: '1s',
+    retry: { initialInterval: '100ms', backoffCoefficient: 1 },
+  });
+  return await acts.slowStep(key);
+}
