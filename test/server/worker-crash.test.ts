@@ -32,8 +32,13 @@ function startWorker(taskQueue: string): { proc: ChildProcess; output: () => str
   proc.stderr!.on('data', (d) => (out += d));
   const ready = new Promise<void>((resolve, reject) => {
     const check = setInterval(() => {
-      if (out.includes('ready')) (clearInterval(check), resolve());
-      if (proc.exitCode !== null) (clearInterval(check), reject(new Error(`worker exited: ${out}`)));
+      if (out.includes('ready')) {
+        clearInterval(check);
+        resolve();
+      } else if (proc.exitCode !== null) {
+        clearInterval(check);
+        reject(new Error(`worker exited: ${out}`));
+      }
     }, 20);
   });
   return { proc, output: () => out, ready };
