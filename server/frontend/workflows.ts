@@ -8,6 +8,7 @@ import type { StartParams } from '../history/engine';
 import { startWithPolicies } from '../history/start';
 import { validateCron } from '../history/run-chain';
 import { checkBlobSize } from '../limits';
+import { validateSearchAttributes } from '../visibility/search-attributes';
 import { Failure, Payloads, durationMs, enums, fromB64, msToDuration, msToTimestamp } from '../proto';
 import { workflowExecutionInfo } from './visibility';
 import type { ServerContext } from '../context';
@@ -33,6 +34,7 @@ function startParams(ctx: ServerContext, req: any): StartParams {
   }
   if (req.cronSchedule) validateCron(req.cronSchedule);
   checkBlobSize(req.input, 'workflow input');
+  validateSearchAttributes(ctx.searchAttributes, req.searchAttributes);
   checkBlobSize(req.memo?.fields ? { payloads: Object.values(req.memo.fields) } : null, 'memo');
   return {
     namespace,

@@ -221,117 +221,63 @@ export class Children {
 
   /** SignalExternalWorkflowExecution: Initiated now, the signal after the task's events. */
   signalExternal(exec: Execution, a: any, completedId: number, identity: string): PostAction {
-    const engine = this.engine;
-    const namespace = a.namespace || exec.ms.namespace;
-    const ns = this.namespaces.get(namespace);
-    const target = { workflowId: a.execution?.workflowId ?? '', runId: a.execution?.runId || undefined };
-    const ev = engine.append(
-      exec,
-      EventType.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED,
-      'signalExternalWorkflowExecutionInitiatedEventAttributes',
-      {
-        workflowTaskCompletedEventId: completedId,
-        namespace,
-        namespaceId: ns.id,
-        workflowExecution: target,
-        signalName: a.signalName,
-        input: a.input ?? undefined,
-        control: a.control || undefined,
-        childWorkflowOnly: a.childWorkflowOnly,
-        header: a.header ?? undefined,
-      },
-    );
-    const initiatedId = ev.eventId;
-    return () => {
-      if (!exec.isOpen) return;
-      const t = this.target(exec, namespace, target, a.childWorkflowOnly);
-      if (!t) {
-        engine.addExternal(
-          exec,
-          EventType.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED,
-          'signalExternalWorkflowExecutionFailedEventAttributes',
-          {
-            cause:
-              enums.SignalExternalWorkflowExecutionFailedCause
-                .SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED_CAUSE_EXTERNAL_WORKFLOW_EXECUTION_NOT_FOUND,
-            workflowTaskCompletedEventId: completedId,
-            namespace,
-            namespaceId: ns.id,
-            workflowExecution: target,
-            initiatedEventId: initiatedId,
-            control: a.control || undefined,
-          },
-        );
-        return;
-      }
-      engine.signal(t, {
-        signalName: a.signalName,
-        input: a.input,
-        header: a.header,
-        identity,
-        requestId: `${exec.ms.runId}:${initiatedId}`,
-      });
-      engine.addExternal(
-        exec,
+    return this.external(exec, {
+      namespace: a.namespace || exec.ms.namespace,
+      target: { workflowId: a.execution?.workflowId ?? '', runId: a.execution?.runId || undefined },
+      a,
+      completedId,
+      initiated: [
+        EventType.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED,
+        'signalExternalWorkflowExecutionInitiatedEventAttributes',
+        { signalName: a.signalName, input: a.input ?? undefined, header: a.header ?? undefined },
+      ],
+      failed: [
+        EventType.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED,
+        'signalExternalWorkflowExecutionFailedEventAttributes',
+        enums.SignalExternalWorkflowExecutionFailedCause
+          .SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED_CAUSE_EXTERNAL_WORKFLOW_EXECUTION_NOT_FOUND,
+      ],
+      done: [
         EventType.EVENT_TYPE_EXTERNAL_WORKFLOW_EXECUTION_SIGNALED,
         'externalWorkflowExecutionSignaledEventAttributes',
-        {
-          initiatedEventId: initiatedId,
-          namespace,
-          namespaceId: ns.id,
-          workflowExecution: { workflowId: t.ms.workflowId, runId: t.ms.runId },
-          control: a.control || undefined,
-        },
-      );
-    };
+      ],
+      act: (t, initiatedId) =>
+        this.engine.signal(t, {
+          signalName: a.signalName,
+          input: a.input,
+          header: a.header,
+          identity,
+          requestId: `${exec.ms.runId}:${initiatedId}`,
+        }),
+    });
   }
 
   /** RequestCancelExternalWorkflowExecution (also how the SDK cancels a child). */
   cancelExternal(exec: Execution, a: any, completedId: number): PostAction {
-    const engine = this.engine;
-    const namespace = a.namespace || exec.ms.namespace;
-    const ns = this.namespaces.get(namespace);
-    const target = { workflowId: a.workflowId ?? '', runId: a.runId || undefined };
-    const ev = engine.append(
-      exec,
-      EventType.EVENT_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED,
-      'requestCancelExternalWorkflowExecutionInitiatedEventAttributes',
-      {
-        workflowTaskCompletedEventId: completedId,
-        namespace,
-        namespaceId: ns.id,
-        workflowExecution: target,
-        control: a.control || undefined,
-        childWorkflowOnly: a.childWorkflowOnly,
-        reason: a.reason || undefined,
-      },
-    );
-    const initiatedId = ev.eventId;
-    return () => {
-      if (!exec.isOpen) return;
-      const t = this.target(exec, namespace, target, a.childWorkflowOnly);
-      if (!t) {
-        engine.addExternal(
-          exec,
-          EventType.EVENT_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_FAILED,
-          'requestCancelExternalWorkflowExecutionFailedEventAttributes',
-          {
-            cause:
-              enums.CancelExternalWorkflowExecutionFailedCause
-                .CANCEL_EXTERNAL_WORKFLOW_EXECUTION_FAILED_CAUSE_EXTERNAL_WORKFLOW_EXECUTION_NOT_FOUND,
-            workflowTaskCompletedEventId: completedId,
-            namespace,
-            namespaceId: ns.id,
-            workflowExecution: target,
-            initiatedEventId: initiatedId,
-            control: a.control || undefined,
-          },
-        );
-        return;
-      }
-      if (!t.ms.cancelRequested) {
+    return this.external(exec, {
+      namespace: a.namespace || exec.ms.namespace,
+      target: { workflowId: a.workflowId ?? '', runId: a.runId || undefined },
+      a,
+      completedId,
+      initiated: [
+        EventType.EVENT_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED,
+        'requestCancelExternalWorkflowExecutionInitiatedEventAttributes',
+        { reason: a.reason || undefined },
+      ],
+      failed: [
+        EventType.EVENT_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_FAILED,
+        'requestCancelExternalWorkflowExecutionFailedEventAttributes',
+        enums.CancelExternalWorkflowExecutionFailedCause
+          .CANCEL_EXTERNAL_WORKFLOW_EXECUTION_FAILED_CAUSE_EXTERNAL_WORKFLOW_EXECUTION_NOT_FOUND,
+      ],
+      done: [
+        EventType.EVENT_TYPE_EXTERNAL_WORKFLOW_EXECUTION_CANCEL_REQUESTED,
+        'externalWorkflowExecutionCancelRequestedEventAttributes',
+      ],
+      act: (t, initiatedId) => {
+        if (t.ms.cancelRequested) return;
         t.ms.cancelRequested = true;
-        engine.addExternal(
+        this.engine.addExternal(
           t,
           EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED,
           'workflowExecutionCancelRequestedEventAttributes',
@@ -342,18 +288,57 @@ export class Children {
             identity: exec.ms.workflowId,
           },
         );
-      }
-      engine.addExternal(
-        exec,
-        EventType.EVENT_TYPE_EXTERNAL_WORKFLOW_EXECUTION_CANCEL_REQUESTED,
-        'externalWorkflowExecutionCancelRequestedEventAttributes',
-        {
+      },
+    });
+  }
+
+  /**
+   * The shape shared by commands aimed at another workflow: an Initiated event now; after the task's
+   * events, either the effect on the target plus a "done" event, or a Failed event (target not found).
+   */
+  private external(
+    exec: Execution,
+    o: {
+      namespace: string;
+      target: { workflowId: string; runId?: string };
+      a: any;
+      completedId: number;
+      initiated: [number, string, object];
+      failed: [number, string, number];
+      done: [number, string];
+      act: (target: Execution, initiatedId: number) => void;
+    },
+  ): PostAction {
+    const engine = this.engine;
+    const namespaceId = this.namespaces.get(o.namespace).id;
+    const common = { namespace: o.namespace, namespaceId, control: o.a.control || undefined };
+    const [type, key, attrs] = o.initiated;
+    const initiatedId = engine.append(exec, type, key, {
+      ...common,
+      ...attrs,
+      workflowTaskCompletedEventId: o.completedId,
+      workflowExecution: o.target,
+      childWorkflowOnly: o.a.childWorkflowOnly,
+    }).eventId;
+    return () => {
+      if (!exec.isOpen) return;
+      const t = this.target(exec, o.namespace, o.target, o.a.childWorkflowOnly);
+      if (!t) {
+        engine.addExternal(exec, o.failed[0], o.failed[1], {
+          ...common,
+          cause: o.failed[2],
+          workflowTaskCompletedEventId: o.completedId,
+          workflowExecution: o.target,
           initiatedEventId: initiatedId,
-          namespace,
-          namespaceId: ns.id,
-          workflowExecution: { workflowId: t.ms.workflowId, runId: t.ms.runId },
-        },
-      );
+        });
+        return;
+      }
+      o.act(t, initiatedId);
+      engine.addExternal(exec, o.done[0], o.done[1], {
+        ...common,
+        initiatedEventId: initiatedId,
+        workflowExecution: { workflowId: t.ms.workflowId, runId: t.ms.runId },
+      });
     };
   }
 

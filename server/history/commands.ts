@@ -5,6 +5,7 @@ import { invalidArgument } from '../grpc';
 import { EventType, SearchAttributes, Memo, durationMs, enums, fromB64, toB64 } from '../proto';
 import type { Activities } from './activity';
 import type { Children, PostAction } from './children';
+import { validateSearchAttributes } from '../visibility/search-attributes';
 import type { Engine } from './engine';
 import type { Execution } from './execution';
 
@@ -41,6 +42,8 @@ export class Commands {
     private readonly engine: Engine,
     private readonly activities: Activities,
     private readonly children: Children,
+    /** Registered custom search attributes (name → type), for validating upserts. */
+    private readonly searchAttributeTypes: ReadonlyMap<string, number>,
   ) {}
 
   complete(exec: Execution, req: any): CompletionResult {
@@ -176,6 +179,15 @@ export class Commands {
       case CommandType.COMMAND_TYPE_CANCEL_TIMER:
       case CommandType.COMMAND_TYPE_RECORD_MARKER:
       case CommandType.COMMAND_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
+        try {
+          validateSearchAttributes(
+            this.searchAttributeTypes,
+            c.upsertWorkflowSearchAttributesCommandAttributes?.searchAttributes,
+          );
+        } catch (err) {
+          throw new BadCommand(Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_SEARCH_ATTRIBUTES, (err as Error).message);
+        }
+        return;
       case CommandType.COMMAND_TYPE_MODIFY_WORKFLOW_PROPERTIES:
       case CommandType.COMMAND_TYPE_PROTOCOL_MESSAGE:
         return;

@@ -2,6 +2,7 @@
 // and kept in step with ctx.searchAttributes), the built-in (system) attributes, and the conversion
 // of a run's SearchAttributes payloads into index entries (rows of the `search_attributes` table).
 import type Database from 'better-sqlite3';
+import { invalidArgument } from '../grpc';
 import { SearchAttributes, enums, fromB64 } from '../proto';
 
 export const T = enums.IndexedValueType;
@@ -147,7 +148,7 @@ export function decodePayload(p: any): unknown {
 
 /** Words of a Text value, as the index stores them and as `Text = '...'` matches them. */
 export function textTokens(s: string): string[] {
-  return [...new Set((s.toLowerCase().match(/[\p{L}\p{N}_]+/gu) ?? []) as string[])];
+  return [...new Set((s.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []) as string[])];
 }
 
 /** One decoded JSON value → the index values for an attribute of type `t` (none if it does not fit). */
@@ -222,4 +223,22 @@ export function presentSearchAttributes(types: Map<string, number>, saB64: strin
     fields[name] = { ...payload, metadata };
   }
   return Object.keys(fields).length ? { indexedFields: fields } : undefined;
+}
+
+/**
+ * Temporal's check of search attributes on StartWorkflowExecution / UpsertWorkflowSearchAttributes:
+ * every name must be registered and every (non-null) value must fit its type. Throws INVALID_ARGUMENT.
+ */
+export function validateSearchAttributes(types: ReadonlyMap<string, number>, sa: any): void {
+  for (const [name, payload] of Object.entries<any>(sa?.indexedFields ?? {})) {
+    const t = types.get(name) ?? SYSTEM_ATTRIBUTES[name];
+    if (t === undefined) throw invalidArgument(`search attribute ${name} is not defined`);
+    const value = decodePayload(payload);
+    if (value === null || (Array.isArray(value) && value.length === 0)) continue;
+    const items = Array.isArray(value) ? value : [value];
+    if (!items.every((v) => indexValues(t, v).length > 0))
+      throw invalidArgument(
+        `invalid value for search attribute ${name} of type ${typeName(t)}: ${JSON.stringify(value)}`,
+      );
+  }
 }

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Store } from '../../server/store/store';
 import { afterSql, fromSql, orderBySql, parseQuery, type ParsedQuery } from '../../server/visibility/query';
-import { T, indexValues, textTokens } from '../../server/visibility/search-attributes';
+import { T, indexValues, textTokens, validateSearchAttributes } from '../../server/visibility/search-attributes';
 
 const customTypes = new Map<string, number>([
   ['CustomKeyword', T.INDEXED_VALUE_TYPE_KEYWORD],
@@ -180,5 +180,27 @@ describe('visibility SQL over the store', () => {
 
   it('tokenizes text into lower-case words', () => {
     expect(textTokens('The quick-brown FOX, the end')).toEqual(['the', 'quick', 'brown', 'fox', 'end']);
+  });
+});
+
+describe('search attribute validation', () => {
+  const payload = (v: unknown, type?: string) => ({
+    metadata: { encoding: Buffer.from('json/plain'), ...(type ? { type: Buffer.from(type) } : {}) },
+    data: Buffer.from(JSON.stringify(v)),
+  });
+  const types = new Map([
+    ['K', T.INDEXED_VALUE_TYPE_KEYWORD],
+    ['I', T.INDEXED_VALUE_TYPE_INT],
+    ['D', T.INDEXED_VALUE_TYPE_DATETIME],
+  ]);
+  it('accepts registered attributes with fitting values (legacy arrays too) and rejects the rest', () => {
+    expect(() =>
+      validateSearchAttributes(types, {
+        indexedFields: { K: payload('x', 'Keyword'), I: payload([3]), D: payload('2024-01-01T00:00:00Z') },
+      }),
+    ).not.toThrow();
+    expect(() => validateSearchAttributes(types, { indexedFields: { Nope: payload('x') } })).toThrow(/not defined/);
+    expect(() => validateSearchAttributes(types, { indexedFields: { I: payload('x') } })).toThrow(/of type Int/);
+    expect(() => validateSearchAttributes(types, { indexedFields: { D: payload('soon') } })).toThrow(/Datetime/);
   });
 });

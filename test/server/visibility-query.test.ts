@@ -340,6 +340,41 @@ describe('custom search attributes', () => {
   });
 });
 
+describe('search attribute validation', () => {
+  it('refuses a start with an unregistered attribute or a value of the wrong type', async () => {
+    const start = (searchAttributes: Record<string, unknown[]>) =>
+      ctx.client.workflow
+        .start(searchAttributesWorkflow, {
+          taskQueue: ctx.taskQueue,
+          workflowId: id(`bad-${randomUUID()}`),
+          searchAttributes: searchAttributes as any,
+        })
+        .catch((e: Error) => (e.cause as Error).message);
+    expect(await start({ NotRegisteredAnywhere: ['x'] })).toMatch(
+      /INVALID_ARGUMENT: search attribute NotRegisteredAnywhere is not defined/,
+    );
+    expect(await start({ VqInt: ['not a number'] })).toMatch(
+      /INVALID_ARGUMENT: invalid value for search attribute VqInt/,
+    );
+  });
+
+  it('fails the workflow task of an upsert with an unregistered attribute, then accepts a good one', async () => {
+    const handle = await ctx.client.workflow.start(searchAttributesWorkflow, {
+      taskQueue: ctx.taskQueue,
+      workflowId: id(`bad-upsert-${randomUUID()}`),
+    });
+    await handle.signal(upsertAttributesSignal, { NotRegisteredAnywhere: ['x'] } as any);
+    await eventually(async () => {
+      const events = (await handle.fetchHistory()).events!;
+      const failed = events.find((e) => e.workflowTaskFailedEventAttributes);
+      expect(failed?.workflowTaskFailedEventAttributes?.cause).toBe(
+        temporal.api.enums.v1.WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_BAD_SEARCH_ATTRIBUTES,
+      );
+    });
+    await handle.terminate();
+  });
+});
+
 describe('--search-attribute', () => {
   it('registers attributes at start; registrations persist across restarts', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'longhaul-sa-'));
