@@ -135,9 +135,10 @@ export class TimeSkipping {
     if (this.stopped || this.lockCount > 0 || this.outstanding()) return false;
     const next = this.nextWait();
     if (!Number.isFinite(next)) return false;
+    const moved = next > this.clock.now();
     // Everything due by `next` fires now, in due order (stale timer entries on the way are no-ops).
     this.clock.skipTo(next);
-    return true;
+    return moved;
   }
 
   /** Keep looking while unlocked: state changes come from timers, RPCs and workers alike. */
