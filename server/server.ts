@@ -5,6 +5,7 @@ import { Clock } from './clock';
 import type { ServerContext } from './context';
 import { namespaceHandlers } from './frontend/namespaces';
 import { operatorHandlers } from './frontend/operator';
+import { scheduleHandlers } from './frontend/schedules';
 import { testServiceHandlers } from './frontend/testservice';
 import { taskHandlers } from './frontend/tasks';
 import { visibilityHandlers } from './frontend/visibility';
@@ -18,6 +19,7 @@ import type { Execution } from './history/execution';
 import { Engine, type Logger } from './history/engine';
 import { Matching } from './matching/task-queues';
 import { Namespaces } from './namespaces';
+import { Schedules } from './schedules/scheduler';
 import { Store } from './store/store';
 import { SearchAttributeRegistry, indexEntries } from './visibility/search-attributes';
 import { TimeSkipping } from './time-skipping';
@@ -62,12 +64,16 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
 
   const hooks = {
     rearmActivities: (e: Execution) => activities.rearm(e),
-    onClose: (e: Execution) => children.onClose(e),
+    onClose: (e: Execution) => {
+      children.onClose(e);
+      schedules.onClose(e);
+    },
   };
   const engine = new Engine(store, matching, clock, log, hooks);
+  const schedules = new Schedules(store, engine, clock, log);
   const activities = new Activities(engine);
   const children = new Children(engine, namespaces);
-  const commands = new Commands(engine, activities, children);
+  const commands = new Commands(engine, activities, children, searchAttributes.types);
   const ctx: ServerContext = {
     engine,
     activities,
@@ -82,6 +88,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     searchAttributes: searchAttributes.types,
   };
   const recovered = engine.recover();
+  // Schedules catch up on action times missed while the server was down (after runs are recovered).
+  const recoveredSchedules = schedules.recover();
   await store.commit();
 
   installFastDecompression();
@@ -98,6 +106,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       ...workflowHandlers(ctx),
       ...taskHandlers(ctx),
       ...visibilityHandlers(ctx),
+      ...scheduleHandlers(ctx, schedules),
     },
     logInternal,
   );
@@ -118,7 +127,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     ),
   );
   log.info(
-    { address: `${opts.ip}:${port}`, db: opts.dbFile ?? ':memory:', recovered },
+    { address: `${opts.ip}:${port}`, db: opts.dbFile ?? ':memory:', recovered, schedules: recoveredSchedules },
     `longhaul-server listening on ${opts.ip}:${port}`,
   );
 
@@ -131,6 +140,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         server.tryShutdown(() => (clearTimeout(t), resolve()));
       });
       skipper?.stop();
+      schedules.stop();
       clock.stop();
       await store.commit();
       store.close();

@@ -14,7 +14,7 @@ function describe(ns: NamespaceInfo): any {
       description: ns.description,
       ownerEmail: ns.ownerEmail,
       data: ns.data,
-      supportsSchedules: false,
+      supportsSchedules: true,
       capabilities: { eagerWorkflowStart: true, syncUpdate: true, asyncUpdate: true },
     },
     config: {
@@ -35,7 +35,7 @@ export function namespaceHandlers(ctx: ServerContext): Record<string, Handler> {
         signalAndQueryHeader: true,
         internalErrorDifferentiation: true,
         activityFailureIncludeHeartbeat: true,
-        supportsSchedules: false,
+        supportsSchedules: true,
         encodedFailureAttributes: true,
         buildIdBasedVersioning: false,
         upsertMemo: true,

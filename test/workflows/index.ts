@@ -9,3 +9,4 @@ export * from './retries';
 export * from './updates';
 export * from './long-sleep';
 export * from './search';
+export * from './scheduled';
