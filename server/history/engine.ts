@@ -182,6 +182,9 @@ export class Engine {
     if (wft) {
       if (wft.startedId) this.armWftTimeout(exec);
       else this.dispatchWft(exec);
+    } else if (ms.lastCompletedStartedId === 0) {
+      // Still in its start delay (or the delay ended just before the crash).
+      this.armFirstTask(exec);
     }
     for (const t of Object.values(ms.timers)) this.armUserTimer(exec, t.timerId, t.startedId, t.fireAt);
     this.hooks.rearmActivities(exec);
@@ -355,21 +358,23 @@ export class Engine {
       workflowId: p.workflowId,
     });
     p.beforeFirstTask?.(exec);
-    if (delay > 0) {
-      this.dirty(exec);
-      this.clock.schedule(now + delay, () => {
-        const e = this.executions.get(runId);
-        if (e?.isOpen && !e.ms.wft && e.ms.lastCompletedStartedId === 0) {
-          this.scheduleWft(e);
-          this.dirty(e);
-        }
-      });
-    } else {
-      this.scheduleWft(exec);
-    }
+    if (delay > 0) this.armFirstTask(exec);
+    else this.scheduleWft(exec);
     this.armRunTimeouts(exec);
     this.dirty(exec);
     return exec;
+  }
+
+  /** A delayed start (start delay, retry back-off, cron): the first workflow task at executionTime. */
+  private armFirstTask(exec: Execution): void {
+    const runId = exec.ms.runId;
+    this.clock.schedule(exec.ms.executionTime, () => {
+      const e = this.executions.get(runId);
+      if (e?.isOpen && !e.ms.wft && e.ms.lastCompletedStartedId === 0) {
+        this.scheduleWft(e);
+        this.dirty(e);
+      }
+    });
   }
 
   private armRunTimeouts(exec: Execution): void {
@@ -390,7 +395,8 @@ export class Engine {
   scheduleWft(exec: Execution): void {
     const ms = exec.ms;
     if (ms.wft || !exec.isOpen) return;
-    if (ms.executionTime > this.clock.now() && ms.lastCompletedStartedId === 0 && ms.nextEventId === 2) return;
+    // Nothing (not even a signal) runs the first task before a delayed start is due.
+    if (ms.lastCompletedStartedId === 0 && ms.executionTime > this.clock.now()) return;
     let sticky = ms.sticky;
     if (sticky && !this.matching.hasPoller(ms.namespace, 'workflow', sticky.queue, 10_000)) {
       sticky = ms.sticky = null;
