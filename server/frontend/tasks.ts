@@ -53,7 +53,7 @@ export function taskHandlers(ctx: ServerContext): Record<string, Handler> {
       const exec = engine.wftFromToken(req.taskToken);
       const result = commands.complete(exec, req);
       await store.commit();
-      return { activityTasks: result.eagerActivities };
+      return { activityTasks: result.eagerActivities, resetHistoryEventId: result.resetHistoryEventId };
     },
 
     RespondWorkflowTaskFailed: async (req) => {

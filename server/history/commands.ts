@@ -23,6 +23,8 @@ const TERMINAL = new Set<number>([
 /** What a completion produced for the caller to hand back (eager activities, new run). */
 export interface CompletionResult {
   eagerActivities: any[];
+  /** Set when a speculative task was discarded: the worker rewinds its history to this event. */
+  resetHistoryEventId?: number;
   newRun?: Execution;
   /** Effects on other workflows, run once this task's own events are written. */
   post: PostAction[];
@@ -70,6 +72,20 @@ export class Commands {
       throw invalidArgument(err.message);
     }
 
+    const messages = engine.updates.decode(req.messages);
+    if (this.discardable(exec, commands, messages)) {
+      // Only rejections: drop the task as if it never ran (no events), and tell the worker so.
+      for (const m of messages.values()) engine.updates.apply(exec, m);
+      ms.wft = null;
+      this.keepSticky(exec, req);
+      engine.updates.settle(exec, wft.seq);
+      if (engine.updates.hasAdmitted(exec)) engine.scheduleSpeculativeWft(exec);
+      engine.routeWaitingQueries(exec);
+      engine.dirty(exec);
+      result.resetHistoryEventId = ms.lastCompletedStartedId;
+      return result;
+    }
+
     engine.persistTransientWft(exec);
     const completedId = engine.append(
       exec,
@@ -87,13 +103,9 @@ export class Commands {
     ).eventId;
     ms.wft = null;
     ms.lastCompletedStartedId = wft.startedId;
-    const stickyQueue = req.stickyAttributes?.workerTaskQueue?.name;
-    ms.sticky = stickyQueue
-      ? { queue: stickyQueue, timeoutMs: durationMs(req.stickyAttributes.scheduleToStartTimeout) || 5000 }
-      : null;
+    this.keepSticky(exec, req);
 
     let needsTask = !!req.forceCreateNewWorkflowTask;
-    const messages = engine.updates.decode(req.messages);
     for (const c of commands) {
       if (!exec.isOpen) break;
       if (c.commandType === CommandType.COMMAND_TYPE_PROTOCOL_MESSAGE) {
@@ -108,15 +120,32 @@ export class Commands {
     // Messages no command placed (rejections) are processed after all commands, in arrival order.
     for (const m of messages.values()) if (exec.isOpen) engine.updates.apply(exec, m);
     engine.updates.settle(exec, wft.seq);
-    if (engine.updates.hasAdmitted(exec)) needsTask = true;
     if (exec.isOpen) {
       if (engine.flushBuffered(exec) > 0) needsTask = true;
       if (needsTask) engine.scheduleWft(exec);
+      else if (engine.updates.hasAdmitted(exec)) engine.scheduleSpeculativeWft(exec);
     }
     for (const action of result.post) action();
     if (exec.isOpen) engine.routeWaitingQueries(exec);
     engine.dirty(exec);
     return result;
+  }
+
+  /** A speculative task that changed nothing: no commands, no new events, only update rejections. */
+  private discardable(exec: Execution, commands: any[], messages: Map<string, { type: string }>): boolean {
+    const wft = exec.ms.wft!;
+    if (!wft.speculative || commands.length || exec.buffered.length) return false;
+    if (exec.ms.nextEventId !== wft.baseEventId) return false;
+    for (const m of messages.values()) if (m.type !== 'temporal.api.update.v1.Rejection') return false;
+    return true;
+  }
+
+  /** The worker's sticky queue from its completion (none if it sent none). */
+  private keepSticky(exec: Execution, req: any): void {
+    const stickyQueue = req.stickyAttributes?.workerTaskQueue?.name;
+    exec.ms.sticky = stickyQueue
+      ? { queue: stickyQueue, timeoutMs: durationMs(req.stickyAttributes.scheduleToStartTimeout) || 5000 }
+      : null;
   }
 
   private validate(exec: Execution, c: any): void {

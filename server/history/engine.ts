@@ -391,16 +391,48 @@ export class Engine {
 
   // ---------------------------------------------------------------- workflow tasks
 
+  /** The run's sticky queue if a worker still polls it (else stickiness is dropped). */
+  private liveSticky(exec: Execution): { queue: string; timeoutMs: number } | null {
+    const ms = exec.ms;
+    if (ms.sticky && !this.matching.hasPoller(ms.namespace, 'workflow', ms.sticky.queue, 10_000)) ms.sticky = null;
+    return ms.sticky;
+  }
+
+  /**
+   * A workflow task that only carries updates: transient (no events unless it completes with an
+   * effect) and discarded when the worker rejects everything. The first task of a run is never one.
+   */
+  scheduleSpeculativeWft(exec: Execution): void {
+    const ms = exec.ms;
+    if (ms.wft || !exec.isOpen) return;
+    if (ms.lastCompletedStartedId === 0) return this.scheduleWft(exec);
+    const sticky = this.liveSticky(exec);
+    ms.wft = {
+      seq: ++ms.wftSeq,
+      scheduledId: 0,
+      startedId: 0,
+      attempt: 1,
+      scheduledTime: this.clock.now(),
+      startedTime: 0,
+      queue: sticky ? sticky.queue : ms.taskQueue,
+      sticky: !!sticky,
+      transient: true,
+      speculative: true,
+      baseEventId: ms.nextEventId,
+      timeoutMs: ms.wftTimeoutMs,
+      identity: '',
+      requestId: '',
+    };
+    this.dispatchWft(exec);
+  }
+
   /** Schedule a workflow task if none is pending. */
   scheduleWft(exec: Execution): void {
     const ms = exec.ms;
     if (ms.wft || !exec.isOpen) return;
     // Nothing (not even a signal) runs the first task before a delayed start is due.
     if (ms.lastCompletedStartedId === 0 && ms.executionTime > this.clock.now()) return;
-    let sticky = ms.sticky;
-    if (sticky && !this.matching.hasPoller(ms.namespace, 'workflow', sticky.queue, 10_000)) {
-      sticky = ms.sticky = null;
-    }
+    const sticky = this.liveSticky(exec);
     const queue = sticky ? sticky.queue : ms.taskQueue;
     const now = this.clock.now();
     ms.wft = {
@@ -561,7 +593,9 @@ export class Engine {
         EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
         'workflowTaskScheduledEventAttributes',
         {
-          taskQueue: { name: ms.taskQueue, kind: enums.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
+          taskQueue: wft.sticky
+            ? { name: wft.queue, kind: enums.TaskQueueKind.TASK_QUEUE_KIND_STICKY, normalName: ms.taskQueue }
+            : { name: ms.taskQueue, kind: enums.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
           startToCloseTimeout: msToDuration(wft.timeoutMs),
           attempt: wft.attempt,
         },

@@ -17,6 +17,12 @@ export interface WorkflowTaskInfo {
   sticky: boolean;
   /** A retried task whose scheduled/started events are written only if it completes. */
   transient: boolean;
+  /**
+   * A task created only to deliver updates: if it ends up changing nothing (rejections only, no
+   * commands, no new events since `baseEventId`), it is discarded and leaves no events at all.
+   */
+  speculative?: boolean;
+  baseEventId?: number;
   timeoutMs: number;
   identity: string;
   requestId: string;

@@ -81,7 +81,7 @@ export class Updates {
       u = { id, request, state: 'admitted', seq: 0, acceptedEventId: 0, outcome: null, waiters: [] };
       exec.updates.set(id, u);
       if (!exec.ms.wft) {
-        this.engine.scheduleWft(exec);
+        this.engine.scheduleSpeculativeWft(exec);
         this.engine.dirty(exec);
         await this.engine.store.commit();
       }

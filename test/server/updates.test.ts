@@ -34,17 +34,21 @@ describe('workflow updates', () => {
     expect(types.filter((t) => t === EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED)).toHaveLength(3);
   });
 
-  it('rejects an update in the validator without update events', async () => {
+  it('rejects an update in the validator and leaves no events at all', async () => {
     const handle = await ctx.client.workflow.start(counter, { taskQueue: ctx.taskQueue, workflowId: id('upd-rej') });
-    const err = await handle.executeUpdate(addUpdate, { args: [-1] }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
-    expect(((err as WorkflowUpdateFailedError).cause as Error).message).toBe('negative amounts are rejected: -1');
-    const types = await eventTypes(handle.workflowId);
-    expect(types).not.toContain(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED);
-    // The workflow is unaffected and keeps taking updates.
-    expect(await handle.executeUpdate(addUpdate, { args: [3] })).toBe(3);
+    expect(await handle.executeUpdate(addUpdate, { args: [1] })).toBe(1);
+    const before = await eventTypes(handle.workflowId);
+    for (const n of [-1, -2]) {
+      const err = await handle.executeUpdate(addUpdate, { args: [n] }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
+      expect(((err as WorkflowUpdateFailedError).cause as Error).message).toBe(`negative amounts are rejected: ${n}`);
+    }
+    // The workflow task that carried the rejected updates was discarded: history is unchanged.
+    expect(await eventTypes(handle.workflowId)).toEqual(before);
+    // The workflow is unaffected and keeps taking updates and signals.
+    expect(await handle.executeUpdate(addUpdate, { args: [3] })).toBe(4);
     await handle.executeUpdate(finishUpdate);
-    expect(await handle.result()).toBe(3);
+    expect(await handle.result()).toBe(4);
   });
 
   it('returns at the accepted stage and completes later', async () => {
