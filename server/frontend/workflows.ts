@@ -53,6 +53,8 @@ function startParams(ctx: ServerContext, req: any): StartParams {
     identity: req.identity ?? '',
     requestId: req.requestId || randomUUID(),
     firstTaskDelayMs: durationMs(req.workflowStartDelay),
+    lastCompletionResult: req.lastCompletionResult ?? undefined,
+    continuedFailure: req.continuedFailure ?? undefined,
   };
 }
 

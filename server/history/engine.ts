@@ -62,6 +62,9 @@ export interface StartParams {
   parent?: ParentInfo | null;
   /** Attempt number under the workflow's RetryPolicy (1 for a first run). */
   attempt?: number;
+  /** Handed to a fresh run by its starter (schedules): the previous run's result or failure. */
+  lastCompletionResult?: any;
+  continuedFailure?: any;
   /** Runs after the started event, before the first workflow task (signal-with-start). */
   beforeFirstTask?: (exec: Execution) => void;
 }
@@ -343,8 +346,8 @@ export class Engine {
       workflowTaskTimeout: msToDuration(wftTimeoutMs),
       continuedExecutionRunId: p.continued?.previousRunId,
       initiator: p.continued?.initiator,
-      continuedFailure: p.continued?.failure ?? undefined,
-      lastCompletionResult: p.continued?.lastCompletionResult ?? undefined,
+      continuedFailure: p.continued?.failure ?? p.continuedFailure ?? undefined,
+      lastCompletionResult: p.continued?.lastCompletionResult ?? p.lastCompletionResult ?? undefined,
       originalExecutionRunId: runId,
       identity: p.identity,
       firstExecutionRunId: ms.firstRunId,

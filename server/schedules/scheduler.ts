@@ -24,6 +24,8 @@ import {
   msToTimestamp,
   toB64,
   toNumber,
+  Payloads,
+  Failure,
 } from '../proto';
 import { CompiledSpec, canonicalizeSpec } from './spec';
 
@@ -73,6 +75,9 @@ interface InternalState {
   lastProcessedTime: number;
   conflictToken: number;
   buffer: BufferedStart[];
+  /** Result of the last scheduled run that completed, failure of the last that failed (base64). */
+  lastCompletionResult?: string | null;
+  continuedFailure?: string | null;
 }
 
 /** The persisted record of a schedule (the `data` column, JSON). */
@@ -434,12 +439,30 @@ export class Schedules {
   onClose(exec: Execution): void {
     const key = this.watched.get(`${exec.ms.namespace}\u0000${exec.ms.workflowId}`);
     const rec = key && this.records.get(key);
-    if (!rec || this.pending.has(rec)) return;
+    if (!rec) return;
+    this.rememberOutcome(rec, exec);
+    if (this.pending.has(rec)) return;
     this.pending.add(rec);
     setImmediate(() => {
       this.pending.delete(rec);
       if (!rec.deleted) this.process(rec);
     });
+  }
+
+  /** Keep what the next scheduled run receives as its last completion result / continued failure. */
+  private rememberOutcome(rec: ScheduleRecord, exec: Execution): void {
+    const close = exec.events[exec.ms.closeEventId - 1];
+    const done = close?.workflowExecutionCompletedEventAttributes;
+    const failed = close?.workflowExecutionFailedEventAttributes;
+    if (done) {
+      rec.data.state.lastCompletionResult = toB64(Payloads, done.result ?? { payloads: [] });
+      rec.data.state.continuedFailure = null;
+    } else if (failed) {
+      rec.data.state.continuedFailure = toB64(Failure, failed.failure);
+    } else {
+      return;
+    }
+    this.persist(rec);
   }
 
   // ---------------------------------------------------------------- the scheduler proper
@@ -685,6 +708,8 @@ export class Schedules {
       wftTimeoutMs: durationMs(req.workflowTaskTimeout),
       identity: this.identity(rec),
       requestId: randomUUID(),
+      lastCompletionResult: fromB64(Payloads, rec.data.state.lastCompletionResult) ?? undefined,
+      continuedFailure: fromB64(Failure, rec.data.state.continuedFailure) ?? undefined,
     };
     let exec: Execution;
     try {

@@ -6,7 +6,7 @@ import Long from 'long';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestContext, type TestContext } from '../helpers/env';
-import { scheduledHello, scheduledSleep } from '../workflows';
+import { cronCounter, scheduledHello, scheduledSleep } from '../workflows';
 
 let ctx: TestContext;
 const handles: ScheduleHandle[] = [];
@@ -195,6 +195,33 @@ describe('schedules', () => {
     for (const r of (await handle.describe()).info.runningActions) {
       await ctx.client.workflow.getHandle(r.workflow.workflowId).terminate('test done');
     }
+  });
+
+  it('hands each scheduled run the result of the previous one', async () => {
+    const scheduleId = `sched-${randomUUID()}`;
+    const handle = await ctx.client.schedule.create({
+      scheduleId,
+      spec: { intervals: [{ every: 1000 }] },
+      action: {
+        type: 'startWorkflow',
+        workflowType: cronCounter,
+        args: [],
+        taskQueue: ctx.taskQueue,
+        workflowId: `wf-${scheduleId}`,
+      },
+      state: { remainingActions: 3 },
+    });
+    handles.push(handle);
+    const desc = await waitFor(
+      () => handle.describe(),
+      (d) => d.info.recentActions.length === 3 && d.info.runningActions.length === 0,
+    );
+    const results = [];
+    for (const a of desc.info.recentActions) {
+      const h = ctx.client.workflow.getHandle(a.action.workflow.workflowId, a.action.workflow.firstExecutionRunId);
+      results.push(await h.result());
+    }
+    expect(results).toEqual([1, 2, 3]);
   });
 
   it('remaining actions limit the number of scheduled runs', async () => {
