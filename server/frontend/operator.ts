@@ -4,7 +4,7 @@
 import { invalidArgument, type Handler } from '../grpc';
 import type { ServerContext } from '../context';
 import type { SearchAttributeRegistry } from '../visibility/search-attributes';
-import { SYSTEM_ATTRIBUTES, isReservedName, isValidType } from '../visibility/search-attributes';
+import { PREDEFINED_ATTRIBUTES, SYSTEM_ATTRIBUTES, isReservedName, isValidType } from '../visibility/search-attributes';
 
 export function operatorHandlers(ctx: ServerContext, registry: SearchAttributeRegistry): Record<string, Handler> {
   const namespaceOf = (req: any) => {
@@ -38,8 +38,8 @@ export function operatorHandlers(ctx: ServerContext, registry: SearchAttributeRe
     ListSearchAttributes: (req) => {
       namespaceOf(req);
       return {
-        customAttributes: Object.fromEntries(ctx.searchAttributes),
-        systemAttributes: { ...SYSTEM_ATTRIBUTES },
+        customAttributes: registry.custom(),
+        systemAttributes: { ...SYSTEM_ATTRIBUTES, ...PREDEFINED_ATTRIBUTES },
         storageSchema: {},
       };
     },

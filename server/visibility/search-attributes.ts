@@ -19,6 +19,22 @@ export const SYSTEM_ATTRIBUTES: Record<string, number> = {
   ExecutionTime: T.INDEXED_VALUE_TYPE_DATETIME,
 };
 
+/**
+ * Attributes Temporal predefines and SDKs set themselves (e.g. TemporalChangeVersion from `patched()`):
+ * indexed and queried like custom ones, never persisted as registrations, listed as system attributes.
+ */
+export const PREDEFINED_ATTRIBUTES: Record<string, number> = {
+  TemporalChangeVersion: T.INDEXED_VALUE_TYPE_KEYWORD_LIST,
+  BinaryChecksums: T.INDEXED_VALUE_TYPE_KEYWORD_LIST,
+  BuildIds: T.INDEXED_VALUE_TYPE_KEYWORD_LIST,
+  BatcherNamespace: T.INDEXED_VALUE_TYPE_KEYWORD,
+  BatcherUser: T.INDEXED_VALUE_TYPE_KEYWORD,
+  TemporalScheduledStartTime: T.INDEXED_VALUE_TYPE_DATETIME,
+  TemporalScheduledById: T.INDEXED_VALUE_TYPE_KEYWORD,
+  TemporalSchedulePaused: T.INDEXED_VALUE_TYPE_BOOL,
+  TemporalNamespaceDivision: T.INDEXED_VALUE_TYPE_KEYWORD,
+};
+
 /** Names Temporal reserves for itself: they cannot be registered as custom attributes. */
 const RESERVED = new Set([
   ...Object.keys(SYSTEM_ATTRIBUTES),
@@ -102,6 +118,12 @@ export class SearchAttributeRegistry {
       if (before === undefined) this.stmts.upsert.run(name, t);
     }
     for (const [name, t] of persisted) types.set(name, t);
+    for (const [name, t] of Object.entries(PREDEFINED_ATTRIBUTES)) types.set(name, t);
+  }
+
+  /** Registered custom attributes only (without the predefined ones). */
+  custom(): Record<string, number> {
+    return Object.fromEntries([...this.types].filter(([name]) => !(name in PREDEFINED_ATTRIBUTES)));
   }
 
   /** Register attributes; ones already registered are left as they are (as Temporal does). Returns the added names. */

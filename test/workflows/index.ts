@@ -7,6 +7,7 @@ export * from './lifecycle';
 export * from './children';
 export * from './retries';
 export * from './updates';
+export * from './local';
 export * from './long-sleep';
 export * from './search';
 export * from './scheduled';
