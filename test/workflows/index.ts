@@ -8,6 +8,7 @@ export * from './children';
 export * from './retries';
 export * from './updates';
 export * from './local';
+export * from './misc';
 export * from './long-sleep';
 export * from './search';
 export * from './scheduled';

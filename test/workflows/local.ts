@@ -2,7 +2,9 @@
 import { patched, proxyLocalActivities } from '@temporalio/workflow';
 
 const quick = proxyLocalActivities<{ double(n: number): Promise<number> }>({ startToCloseTimeout: '5s' });
-const slow = proxyLocalActivities<{ slowDouble(n: number, ms: number): Promise<number> }>({ startToCloseTimeout: '30s' });
+const slow = proxyLocalActivities<{ slowDouble(n: number, ms: number): Promise<number> }>({
+  startToCloseTimeout: '30s',
+});
 
 export async function localActivities(n: number): Promise<number> {
   const a = await quick.double(n);
