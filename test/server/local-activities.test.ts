@@ -4,7 +4,7 @@ import { temporal } from '@temporalio/proto';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestContext, type TestContext } from '../helpers/env';
-import { localActivities, longLocalActivity } from '../workflows';
+import { localActivities, longLocalActivity, phaseQuery } from '../workflows';
 
 const EventType = temporal.api.enums.v1.EventType;
 let ctx: TestContext;
@@ -53,7 +53,11 @@ describe('local activities', () => {
       args: [21, 3500],
       workflowTaskTimeout: '2s',
     });
+    // A query while the workflow task is held open by the local activity rides on the next task.
+    await new Promise((r) => setTimeout(r, 800));
+    expect(await handle.query(phaseQuery)).toBe('running local activity');
     expect(await handle.result()).toBe(42);
+    expect(await handle.query(phaseQuery)).toBe('done');
     const events = (await handle.fetchHistory()).events!;
     expect(events.some((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT)).toBe(false);
     // The worker heartbeated the task: more than the two workflow tasks a short local activity needs.

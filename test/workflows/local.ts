@@ -1,5 +1,7 @@
 // Local activities, including one that outlives the workflow task timeout (the worker heartbeats the task).
-import { patched, proxyLocalActivities } from '@temporalio/workflow';
+import { defineQuery, patched, proxyLocalActivities, setHandler } from '@temporalio/workflow';
+
+export const phaseQuery = defineQuery<string>('phase');
 
 const quick = proxyLocalActivities<{ double(n: number): Promise<number> }>({ startToCloseTimeout: '5s' });
 const slow = proxyLocalActivities<{ slowDouble(n: number, ms: number): Promise<number> }>({
@@ -13,5 +15,9 @@ export async function localActivities(n: number): Promise<number> {
 }
 
 export async function longLocalActivity(n: number, ms: number): Promise<number> {
-  return await slow.slowDouble(n, ms);
+  let phase = 'running local activity';
+  setHandler(phaseQuery, () => phase);
+  const r = await slow.slowDouble(n, ms);
+  phase = 'done';
+  return r;
 }
