@@ -51,6 +51,10 @@ interface BenchResult {
   serverPeakRssMb: number | null;
   /** CPU used per measured workflow by the server process and by this process (worker + client). */
   cpuMsPerWorkflow: { server: number | null; workerAndClient: number };
+  /** Baseline measured in the same run: no-op RPCs (GetSystemInfo) per second at the same concurrency. */
+  baselineRpcPerSecond: number;
+  /** workflows/s divided by the baseline: machine-independent throughput (workflows per 1000 no-op RPCs). */
+  workflowsPer1000Rpc: number;
 }
 
 /** Integer option from `--name N`, `--name=N` or an env var, else the default. */
@@ -159,6 +163,26 @@ async function startServer(dir: string): Promise<ServerProcess> {
     await sleep(50);
   }
   return { address: `127.0.0.1:${port}`, pid: child.pid!, died, stop };
+}
+
+/**
+ * The run's baseline: how many no-op RPCs (GetSystemInfo, no persistence) the server answers per second
+ * with `concurrency` in flight. Workflow throughput is reported as a ratio to it, which varies far less
+ * between machines and runs than raw workflows/s.
+ */
+async function noopRpcRate(connection: Connection, concurrency: number, calls = 10_000): Promise<number> {
+  const burst = async (n: number): Promise<number> => {
+    let left = n;
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (left-- > 0) await connection.workflowService.getSystemInfo({});
+      }),
+    );
+    return n / ((performance.now() - t0) / 1000);
+  };
+  await burst(2000); // warm-up (JIT, connection)
+  return await burst(calls);
 }
 
 /** BENCH_EAGER=0 turns off eager workflow start (then the client uses its own gRPC connection). */
@@ -273,6 +297,8 @@ async function runBenchmark(server: ServerProcess, cfg: Config, log: (msg: strin
         await runWorkflows(client, `${prefix}-warmup`, cfg.warmup, cfg.concurrency);
       }
 
+      const baselineRpcPerSecond = await noopRpcRate(connection, cfg.concurrency);
+      log(`baseline: ${baselineRpcPerSecond.toFixed(0)} no-op RPCs/s`);
       log(`measuring: ${cfg.workflows} workflows at concurrency ${cfg.concurrency} ...`);
       const step = Math.max(1, Math.ceil(cfg.workflows / 4));
       const t0 = performance.now();
@@ -309,6 +335,8 @@ async function runBenchmark(server: ServerProcess, cfg: Config, log: (msg: strin
         serverRssMb: rssMb,
         serverPeakRssMb: peakMb,
         cpuMsPerWorkflow,
+        baselineRpcPerSecond,
+        workflowsPer1000Rpc: (cfg.workflows / wallSeconds / baselineRpcPerSecond) * 1000,
       };
     };
     // runUntil shuts the worker down once the benchmark settles (success or failure).
@@ -345,6 +373,9 @@ function report(r: BenchResult): void {
   console.log(
     `  CPU per workflow       server ${c.server === null ? 'n/a' : f(c.server, 2)} ms, ` +
       `worker+client ${f(c.workerAndClient, 2)} ms (2 cores = ${f(2000 / ((c.server ?? 0) + c.workerAndClient), 0)} wf/s at full CPU)`,
+  );
+  console.log(
+    `  baseline               ${f(r.baselineRpcPerSecond, 0)} no-op RPCs/s → ${f(r.workflowsPer1000Rpc, 1)} workflows per 1000 no-op RPCs`,
   );
   console.log(`BENCH_RESULT ${JSON.stringify(r)}`);
 }
