@@ -2,7 +2,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime, Worker, DefaultLogger, type WorkerOptions } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 
 let runtimeInstalled = false;
 function quietRuntime(): void {
@@ -63,4 +63,19 @@ export async function createTestContext(
       await connection.close();
     },
   };
+}
+
+/**
+ * One worker context for a test file: created before its tests and closed after them. The returned
+ * object is filled in by the beforeAll hook, so use it inside tests only.
+ */
+export function useTestContext(opts: Parameters<typeof createTestContext>[0] = {}): TestContext {
+  const ctx = {} as TestContext;
+  beforeAll(async () => {
+    Object.assign(ctx, await createTestContext(opts));
+  });
+  afterAll(async () => {
+    await ctx.close?.();
+  });
+  return ctx;
 }

@@ -2,26 +2,19 @@
 // by id, and memo upserts from a workflow.
 import { CompleteAsyncError, Context } from '@temporalio/activity';
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestContext, type TestContext } from '../helpers/env';
+import { describe, expect, it } from 'vitest';
+import { useTestContext } from '../helpers/env';
 import { awaitsAsyncActivity, memoWorkflow } from '../workflows';
 
-let ctx: TestContext;
-const tokens = new Map<string, Uint8Array>();
-
-beforeAll(async () => {
-  ctx = await createTestContext({
-    activities: {
-      asyncStep: async (key: string) => {
-        tokens.set(key, Context.current().info.taskToken);
-        throw new CompleteAsyncError();
-      },
+const ctx = useTestContext({
+  activities: {
+    asyncStep: async (key: string) => {
+      tokens.set(key, Context.current().info.taskToken);
+      throw new CompleteAsyncError();
     },
-  });
+  },
 });
-afterAll(async () => {
-  await ctx?.close();
-});
+const tokens = new Map<string, Uint8Array>();
 
 async function tokenFor(key: string): Promise<Uint8Array> {
   const deadline = Date.now() + 10_000;

@@ -2,8 +2,8 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestContext, type TestContext } from '../helpers/env';
+import { describe, expect, it } from 'vitest';
+import { useTestContext } from '../helpers/env';
 import {
   cancelsOther,
   fanOut,
@@ -19,15 +19,8 @@ import {
 
 const EventType = temporal.api.enums.v1.EventType;
 const Status = temporal.api.enums.v1.WorkflowExecutionStatus;
-let ctx: TestContext;
+const ctx = useTestContext();
 const id = (p: string) => `${p}-${randomUUID()}`;
-
-beforeAll(async () => {
-  ctx = await createTestContext();
-});
-afterAll(async () => {
-  await ctx?.close();
-});
 
 async function statusOf(workflowId: string, runId?: string): Promise<number> {
   const d = await ctx.client.workflow.getHandle(workflowId, runId).describe();

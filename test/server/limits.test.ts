@@ -2,19 +2,12 @@
 // the activity instead of entering history.
 import { ActivityFailure, ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestContext, type TestContext } from '../helpers/env';
+import { describe, expect, it } from 'vitest';
+import { useTestContext } from '../helpers/env';
 import { collector, hello, runActivity } from '../workflows';
 
-let ctx: TestContext;
+const ctx = useTestContext({ activities: { hugeResult: async () => big } });
 const big = 'x'.repeat(3 * 1024 * 1024);
-
-beforeAll(async () => {
-  ctx = await createTestContext({ activities: { hugeResult: async () => big } });
-});
-afterAll(async () => {
-  await ctx?.close();
-});
 
 describe('payload size limits', () => {
   it('refuses a workflow input over 2 MiB', async () => {

@@ -2,26 +2,19 @@
 // than the workflow task timeout; patching markers.
 import { temporal } from '@temporalio/proto';
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestContext, type TestContext } from '../helpers/env';
+import { describe, expect, it } from 'vitest';
+import { useTestContext } from '../helpers/env';
 import { localActivities, longLocalActivity, phaseQuery } from '../workflows';
 
 const EventType = temporal.api.enums.v1.EventType;
-let ctx: TestContext;
-
-beforeAll(async () => {
-  ctx = await createTestContext({
-    activities: {
-      double: async (n: number) => n * 2,
-      slowDouble: async (n: number, ms: number) => {
-        await new Promise((r) => setTimeout(r, ms));
-        return n * 2;
-      },
+const ctx = useTestContext({
+  activities: {
+    double: async (n: number) => n * 2,
+    slowDouble: async (n: number, ms: number) => {
+      await new Promise((r) => setTimeout(r, ms));
+      return n * 2;
     },
-  });
-});
-afterAll(async () => {
-  await ctx?.close();
+  },
 });
 
 describe('local activities', () => {

@@ -2,21 +2,14 @@
 import { WorkflowFailedError } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestContext, type TestContext } from '../helpers/env';
+import { describe, expect, it } from 'vitest';
+import { useTestContext } from '../helpers/env';
 import { cronCounter, flakyWorkflow, hello } from '../workflows';
 
 const Status = temporal.api.enums.v1.WorkflowExecutionStatus;
 const RetryState = temporal.api.enums.v1.RetryState;
-let ctx: TestContext;
+const ctx = useTestContext();
 const id = (p: string) => `${p}-${randomUUID()}`;
-
-beforeAll(async () => {
-  ctx = await createTestContext();
-});
-afterAll(async () => {
-  await ctx?.close();
-});
 
 async function runsOf(workflowId: string) {
   const runs = [];

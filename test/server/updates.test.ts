@@ -3,20 +3,13 @@
 import { WithStartWorkflowOperation, WorkflowUpdateFailedError, WorkflowUpdateStage } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestContext, type TestContext } from '../helpers/env';
+import { describe, expect, it } from 'vitest';
+import { useTestContext } from '../helpers/env';
 import { addUpdate, counter, finishUpdate, slowAddUpdate } from '../workflows';
 
 const EventType = temporal.api.enums.v1.EventType;
-let ctx: TestContext;
+const ctx = useTestContext();
 const id = (p: string) => `${p}-${randomUUID()}`;
-
-beforeAll(async () => {
-  ctx = await createTestContext();
-});
-afterAll(async () => {
-  await ctx?.close();
-});
 
 async function eventTypes(workflowId: string): Promise<number[]> {
   return (await ctx.client.workflow.getHandle(workflowId).fetchHistory()).events!.map((e) => e.eventType!);
