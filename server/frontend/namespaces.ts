@@ -70,6 +70,11 @@ export function namespaceHandlers(ctx: ServerContext): Record<string, Handler> {
     ListNamespaces: () => ({ namespaces: ctx.namespaces.list().map(describe) }),
     RegisterNamespace: async (req) => {
       if (!req.namespace) throw invalidArgument('Namespace not set on request.');
+      if (!/^[a-zA-Z0-9][a-zA-Z0-9._-]{0,254}$/.test(req.namespace)) {
+        throw invalidArgument(
+          `Namespace "${req.namespace}" is invalid: use letters, digits, '.', '_' and '-', starting with a letter or digit (at most 255).`,
+        );
+      }
       ctx.namespaces.register({
         name: req.namespace,
         description: req.description,
