@@ -10,7 +10,10 @@ let server: RunningServer | undefined;
 let tmpDir: string | undefined;
 
 export async function setup(project: TestProject): Promise<void> {
-  server = await startServer();
+  // LONGHAUL_TEST_TEMPORAL_ADDRESS runs the shared-server tests against another frontend (e.g. a real
+  // Temporal, to compare behaviour); tests that crash or restart a server still start their own.
+  const external = process.env.LONGHAUL_TEST_TEMPORAL_ADDRESS;
+  if (!external) server = await startServer();
   tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'longhaul-test-'));
   const { code } = await bundleWorkflowCode({
     workflowsPath: path.resolve(__dirname, 'workflows', 'index.ts'),
@@ -18,7 +21,7 @@ export async function setup(project: TestProject): Promise<void> {
   });
   const bundlePath = path.join(tmpDir, 'workflows-bundle.js');
   fs.writeFileSync(bundlePath, code);
-  project.provide('temporalAddress', server.address);
+  project.provide('temporalAddress', external ?? server!.address);
   project.provide('workflowBundlePath', bundlePath);
 }
 
