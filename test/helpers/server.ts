@@ -1,7 +1,10 @@
 // Starts longhaul-server as a child process from its bin entry, the way users and CI run it.
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 
 export const SERVER_BIN = path.resolve(__dirname, '..', '..', 'bin', 'longhaul-server');
 
@@ -73,4 +76,47 @@ async function waitForPort(port: number, timeoutMs: number, dead: () => boolean,
     if (Date.now() > deadline) throw new Error(`longhaul-server did not listen on ${port}:\n${out()}`);
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+export interface DurableServer {
+  /** The server now running (replaced by up()). */
+  readonly current: RunningServer;
+  readonly dbFile: string;
+  /** kill -9 ('crash') or SIGTERM ('stop') the server. */
+  down(how: 'crash' | 'stop'): Promise<void>;
+  /** Start it again on the same port and database file. */
+  up(): Promise<RunningServer>;
+}
+
+/**
+ * A durable server on a temporary database for one test file: started before its tests, stopped and
+ * its files removed after them (after the file's own afterAll hooks, which run first).
+ */
+export function useDurableServer(prefix: string): DurableServer {
+  let tmpDir = '';
+  let server: RunningServer | undefined;
+  const handle: DurableServer = {
+    get current() {
+      return server!;
+    },
+    get dbFile() {
+      return path.join(tmpDir, 'temporal.db');
+    },
+    async down(how) {
+      await (how === 'crash' ? server!.crash() : server!.stop());
+    },
+    async up() {
+      server = await startServer({ dbFile: handle.dbFile, port: server!.port });
+      return server;
+    },
+  };
+  beforeAll(async () => {
+    tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), `longhaul-${prefix}-`));
+    server = await startServer({ dbFile: handle.dbFile });
+  });
+  afterAll(async () => {
+    await server?.stop();
+    if (tmpDir) fs.rmSync(tmpDir, { recursive: true, force: true });
+  });
+  return handle;
 }

@@ -2,12 +2,9 @@
 // activity is mid-flight, restart it, and the parent completes once with every child's result.
 import { temporal } from '@temporalio/proto';
 import { randomUUID } from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { createTestContext, type TestContext } from '../helpers/env';
-import { startServer, type RunningServer } from '../helpers/server';
+import { useDurableServer } from '../helpers/server';
 import { parentOfSlow } from '../workflows';
 
 const EventType = temporal.api.enums.v1.EventType;
@@ -21,13 +18,12 @@ const activities = {
   },
 };
 
-let tmpDir: string;
-let server: RunningServer | undefined;
+const server = useDurableServer('crash-children');
 const contexts: TestContext[] = [];
 
 async function context(taskQueue?: string): Promise<TestContext> {
   const ctx = await createTestContext({
-    address: server!.address,
+    address: server.current.address,
     activities,
     worker: { ...(taskQueue ? { taskQueue } : {}), stickyQueueScheduleToStartTimeout: '2s' },
   });
@@ -35,15 +31,8 @@ async function context(taskQueue?: string): Promise<TestContext> {
   return ctx;
 }
 
-beforeAll(async () => {
-  tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'longhaul-crash-children-'));
-  server = await startServer({ dbFile: path.join(tmpDir, 'temporal.db') });
-});
-
 afterAll(async () => {
   for (const ctx of contexts) await ctx.close().catch(() => undefined);
-  await server?.stop();
-  fs.rmSync(tmpDir, { recursive: true, force: true });
 });
 
 describe('crash recovery with child workflows', () => {
@@ -61,9 +50,8 @@ describe('crash recovery with child workflows', () => {
       if (Date.now() > deadline) throw new Error('children did not all start their activity before the crash');
       await sleepMs(20);
     }
-    const port = server!.port;
-    await server!.crash();
-    server = await startServer({ dbFile: path.join(tmpDir, 'temporal.db'), port });
+    await server.down('crash');
+    await server.up();
     await ctx1.close().catch(() => undefined);
     const ctx2 = await context(ctx1.taskQueue);
 

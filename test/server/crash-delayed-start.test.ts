@@ -1,32 +1,21 @@
 // A run waiting out its start delay (start delay, or a workflow retry's back-off) when the server is
 // killed still gets its first workflow task, at the right time, after a restart.
 import { randomUUID } from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { createTestContext, type TestContext } from '../helpers/env';
-import { startServer, type RunningServer } from '../helpers/server';
+import { useDurableServer } from '../helpers/server';
 import { collector, hello } from '../workflows';
 
-let tmpDir: string;
-let server: RunningServer | undefined;
+const server = useDurableServer('delay');
 let ctx: TestContext | undefined;
-
-beforeAll(async () => {
-  tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'longhaul-delay-'));
-  server = await startServer({ dbFile: path.join(tmpDir, 'temporal.db') });
-});
 
 afterAll(async () => {
   await ctx?.close().catch(() => undefined);
-  await server?.stop();
-  fs.rmSync(tmpDir, { recursive: true, force: true });
 });
 
 describe('delayed starts across a crash', () => {
   it('runs a delayed workflow after kill -9 and restart, not before its delay', async () => {
-    const first = await createTestContext({ address: server!.address });
+    const first = await createTestContext({ address: server.current.address });
     const t0 = Date.now();
     const delayed = await first.client.workflow.start(hello, {
       taskQueue: first.taskQueue,
@@ -44,10 +33,9 @@ describe('delayed starts across a crash', () => {
       startDelay: '2s',
     });
     await first.close();
-    const port = server!.port;
-    await server!.crash();
-    server = await startServer({ dbFile: path.join(tmpDir, 'temporal.db'), port });
-    ctx = await createTestContext({ address: server.address, worker: { taskQueue: first.taskQueue } });
+    await server.down('crash');
+    await server.up();
+    ctx = await createTestContext({ address: server.current.address, worker: { taskQueue: first.taskQueue } });
     expect(await ctx.client.workflow.getHandle(delayed.workflowId).result()).toBe('hello after the delay');
     expect(await ctx.client.workflow.getHandle(withSignal.workflowId).result()).toEqual([5]);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(1900);

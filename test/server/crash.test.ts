@@ -3,12 +3,9 @@
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { randomUUID } from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { createTestContext, type TestContext } from '../helpers/env';
-import { startServer, type RunningServer } from '../helpers/server';
+import { useDurableServer } from '../helpers/server';
 import { hello, sleeper, slowActivityWorkflow } from '../workflows';
 
 const starts = new Map<string, number>();
@@ -25,9 +22,7 @@ const activities = {
   },
 };
 
-let tmpDir: string;
-let dbFile: string;
-let server: RunningServer | undefined;
+const server = useDurableServer('crash');
 const contexts: TestContext[] = [];
 
 const helloId = `crash-hello-${randomUUID()}`;
@@ -43,7 +38,7 @@ const countOf = (types: string[], t: string) => types.filter((x) => x === t).len
 
 async function newContext(taskQueue?: string): Promise<TestContext> {
   const ctx = await createTestContext({
-    address: server!.address,
+    address: server.current.address,
     activities,
     // Bound how long a workflow task may sit on a dead worker's sticky queue before going to the normal queue.
     worker: { ...(taskQueue ? { taskQueue } : {}), stickyQueueScheduleToStartTimeout: '2s' },
@@ -62,16 +57,8 @@ async function closeQuietly(ctx: TestContext): Promise<void> {
   }
 }
 
-beforeAll(async () => {
-  tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'longhaul-crash-'));
-  dbFile = path.join(tmpDir, 'temporal.db');
-  server = await startServer({ dbFile });
-});
-
 afterAll(async () => {
   for (const ctx of [...contexts]) await closeQuietly(ctx);
-  await server?.stop();
-  fs.rmSync(tmpDir, { recursive: true, force: true });
 });
 
 describe('crash recovery (kill -9)', () => {
@@ -99,9 +86,8 @@ describe('crash recovery (kill -9)', () => {
     // The crash must hit activities mid-flight (each takes 2.5s) and timers before they fire (4s).
     expect(completions.size).toBe(0);
     expect(Date.now() - sleepersStartedAt).toBeLessThan(4000);
-    const port = server!.port;
-    await server!.crash();
-    server = await startServer({ dbFile, port });
+    await server.down('crash');
+    await server.up();
     await closeQuietly(ctx1);
     const ctx2 = await newContext(taskQueue);
 
@@ -142,11 +128,10 @@ describe('crash recovery (kill -9)', () => {
 
   it('keeps completed results readable after another kill -9 and restart', async () => {
     for (const ctx of [...contexts]) await closeQuietly(ctx);
-    const port = server!.port;
-    await server!.crash();
-    server = await startServer({ dbFile, port });
+    await server.down('crash');
+    await server.up();
 
-    const connection = await Connection.connect({ address: server.address });
+    const connection = await Connection.connect({ address: server.current.address });
     try {
       const client = new Client({ connection });
       expect(await client.workflow.getHandle(helloId).result()).toBe('hello before crash');

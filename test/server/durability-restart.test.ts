@@ -3,17 +3,12 @@
 import { type WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { randomUUID } from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestContext, type TestContext } from '../helpers/env';
-import { startServer, type RunningServer } from '../helpers/server';
+import { useDurableServer } from '../helpers/server';
 import { addSignal, collector, echoActivity, hello, sleeper, valuesQuery } from '../workflows';
 
-let tmpDir: string;
-let dbFile: string;
-let server: RunningServer | undefined;
+const server = useDurableServer('restart');
 let ctx: TestContext | undefined;
 
 async function eventTypes(handle: WorkflowHandle): Promise<string[]> {
@@ -22,19 +17,14 @@ async function eventTypes(handle: WorkflowHandle): Promise<string[]> {
 }
 
 beforeAll(async () => {
-  tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'longhaul-restart-'));
-  dbFile = path.join(tmpDir, 'temporal.db');
-  server = await startServer({ dbFile });
-  ctx = await createTestContext({ address: server.address, activities: { echo: async (s: string) => `echo ${s}` } });
+  ctx = await createTestContext({
+    address: server.current.address,
+    activities: { echo: async (s: string) => `echo ${s}` },
+  });
 });
 
 afterAll(async () => {
-  try {
-    await ctx?.close();
-  } finally {
-    await server?.stop();
-    fs.rmSync(tmpDir, { recursive: true, force: true });
-  }
+  await ctx?.close();
 });
 
 describe('graceful restart (SIGTERM)', () => {
@@ -60,10 +50,9 @@ describe('graceful restart (SIGTERM)', () => {
       args: [2500],
     });
 
-    const port = server!.port;
-    await server!.stop();
-    expect(server!.process.exitCode).toBe(0);
-    server = await startServer({ dbFile, port });
+    await server.down('stop');
+    expect(server.current.process.exitCode).toBe(0);
+    await server.up();
 
     // The same worker and client reconnect to the restarted server.
     expect(await timer.result()).toBe('slept');

@@ -3,39 +3,23 @@
 // schedule took every action time it missed (catch-up window) and goes on afterwards.
 import { ScheduleOverlapPolicy } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { createTestContext, type TestContext } from '../helpers/env';
-import { startServer, type RunningServer } from '../helpers/server';
+import { useDurableServer } from '../helpers/server';
 import { scheduledHello } from '../workflows';
 
-let tmpDir: string;
-let dbFile: string;
-let server: RunningServer | undefined;
+const server = useDurableServer('schedules');
 let ctx: TestContext | undefined;
 const sleepMs = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const rfc3339 = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
 
-beforeAll(async () => {
-  tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'longhaul-schedules-'));
-  dbFile = path.join(tmpDir, 'temporal.db');
-  server = await startServer({ dbFile });
-});
-
 afterAll(async () => {
-  try {
-    await ctx?.close();
-  } finally {
-    await server?.stop();
-    fs.rmSync(tmpDir, { recursive: true, force: true });
-  }
+  await ctx?.close();
 });
 
 describe('schedules across a crash', () => {
   it('takes the action times missed while the server was down', async () => {
-    ctx = await createTestContext({ address: server!.address });
+    ctx = await createTestContext({ address: server.current.address });
     const scheduleId = `catchup-${randomUUID()}`;
     const workflowId = `wf-${scheduleId}`;
     const handle = await ctx.client.schedule.create({
@@ -54,10 +38,10 @@ describe('schedules across a crash', () => {
     const before = await handle.describe();
     expect(before.info.numActionsTaken).toBeGreaterThanOrEqual(2);
 
-    await server!.crash();
+    await server.down('crash');
     const downAt = Date.now();
     await sleepMs(2500);
-    server = await startServer({ dbFile, port: server!.port });
+    await server.up();
     const upAt = Date.now();
 
     const after = await handle.describe();
