@@ -15,14 +15,21 @@ export async function setup(project: TestProject): Promise<void> {
   const external = process.env.LONGHAUL_TEST_TEMPORAL_ADDRESS;
   if (!external) server = await startServer();
   tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'longhaul-test-'));
-  const { code } = await bundleWorkflowCode({
-    workflowsPath: path.resolve(__dirname, 'workflows', 'index.ts'),
-    logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} } as any,
-  });
-  const bundlePath = path.join(tmpDir, 'workflows-bundle.js');
-  fs.writeFileSync(bundlePath, code);
+  const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} } as any;
+  // Test workflows (server tests) and longhaul's own workflows (job tests): each bundled once per run.
+  const bundles = await Promise.all(
+    [path.resolve(__dirname, 'workflows', 'index.ts'), path.resolve(__dirname, '..', 'workflows', 'index.ts')].map(
+      async (workflowsPath, i) => {
+        const { code } = await bundleWorkflowCode({ workflowsPath, logger: quiet });
+        const file = path.join(tmpDir!, `workflows-bundle-${i}.js`);
+        fs.writeFileSync(file, code);
+        return file;
+      },
+    ),
+  );
   project.provide('temporalAddress', external ?? server!.address);
-  project.provide('workflowBundlePath', bundlePath);
+  project.provide('workflowBundlePath', bundles[0]);
+  project.provide('jobsBundlePath', bundles[1]);
 }
 
 export async function teardown(): Promise<void> {
@@ -34,5 +41,6 @@ declare module 'vitest' {
   export interface ProvidedContext {
     temporalAddress: string;
     workflowBundlePath: string;
+    jobsBundlePath: string;
   }
 }

@@ -204,7 +204,7 @@ export interface FanOutInput {
   tool: ToolSpec;
   /** The pipeline input and the upstream results the step's templates may refer to. */
   pipelineInput: Record<string, unknown>;
-  upstream: Record<string, StepResult>;
+  upstream: Record<string, StepResult | undefined>;
   /** Items given inline (forEach.input); otherwise read from `source` page by page. */
   items?: unknown[];
   source?: { file: JobPath; split: 'lines' | 'fasta' | 'json' };
@@ -213,6 +213,7 @@ export interface FanOutInput {
   next?: number;
   total?: number;
   succeeded?: number;
+  failed?: number;
   failures?: ItemFailure[];
   /** Continue as new after this many items were started in one run (default 200). */
   itemsPerRun?: number;
@@ -240,8 +241,7 @@ export interface HttpCallRequest {
 }
 
 export type NotifyEvent =
-  | { kind: 'finished'; status: JobStatus }
-  | { kind: 'review'; status: JobStatus; stepId: string; expiresAt?: string };
+  { kind: 'finished'; status: JobStatus } | { kind: 'review'; status: JobStatus; stepId: string; expiresAt?: string };
 
 export interface NotifyRequest {
   target: NotifyTarget;
@@ -271,14 +271,7 @@ export interface CollectRequest {
 
 export type JobState = 'queued' | 'running' | 'awaiting_review' | 'succeeded' | 'failed' | 'canceled';
 export type StepState =
-  | 'pending'
-  | 'queued'
-  | 'running'
-  | 'awaiting_review'
-  | 'succeeded'
-  | 'failed'
-  | 'canceled'
-  | 'skipped';
+  'pending' | 'queued' | 'running' | 'awaiting_review' | 'succeeded' | 'failed' | 'canceled' | 'skipped';
 
 export interface StepStatus {
   id: string;
@@ -326,6 +319,7 @@ export interface ReviewDecision {
 
 export interface ProgressReport {
   stepId: string;
+  /** Percent, 0–100, as the tool printed it. */
   progress?: number;
   message?: string;
   attempt?: number;

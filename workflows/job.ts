@@ -1,0 +1,95 @@
+// The `job` workflow: one tool run. Wait until notBefore (a durable timer), hold the tool's resources, run it with
+// its retry policy, optionally wait for a human review, notify, and end with the status as result — or fail or
+// end canceled with the status saying why.
+import { isCancellation, sleep } from '@temporalio/workflow';
+import { toMs } from './durations';
+import { jobFailure, toJobError } from './errors';
+import { JobTracker, selfId } from './job-tracker';
+import { notifyFinished, notifyReview } from './notify';
+import { runTool } from './tool-step';
+import type { JobInput, JobStatus, StepStatus } from './types';
+
+const RUN = 'run';
+const REVIEW = 'review';
+
+export async function job(input: JobInput): Promise<JobStatus> {
+  const review = input.review ?? input.tool.review;
+  const steps: StepStatus[] = [{ id: RUN, kind: 'tool', tool: input.tool.name, state: 'pending' }];
+  if (review) steps.push({ id: REVIEW, kind: 'review', state: 'pending' });
+  const t = new JobTracker(input, 'tool', input.tool.name, steps);
+  try {
+    await waitUntil(t, input.notBefore);
+    const result = await runTool(
+      {
+        jobId: input.jobId,
+        stepId: RUN,
+        tool: input.tool,
+        input: input.input,
+        resourceCapacities: input.resourceCapacities,
+      },
+      {
+        onQueued: (reason) => t.queueStep(RUN, reason),
+        onStarted: () => t.startStep(RUN),
+        progressTo: { workflowId: selfId() },
+      },
+    );
+    t.finishStep(RUN, 'succeeded', { result });
+    t.status.result = result;
+    if (review) {
+      const decision = await t.awaitReview(REVIEW, {
+        message: review.message,
+        timeoutMs: review.timeout !== undefined ? toMs(review.timeout) : undefined,
+        default: review.default,
+        onRequested: async (r) => void notifyReview(review.notify ?? input.notify, t.status, REVIEW, r.expiresAt),
+      });
+      if (decision.decision === 'reject') {
+        const error = { message: rejectionMessage(decision), type: 'ReviewRejected', step: REVIEW };
+        t.finishStep(REVIEW, 'failed', { error, result: { value: decision } });
+        throw jobFailure(error);
+      }
+      t.finishStep(REVIEW, 'succeeded', { result: { value: decision } });
+    }
+    t.setState('succeeded');
+  } catch (err) {
+    if (isCancellation(err)) {
+      endSteps(t, 'canceled');
+      t.setState('canceled');
+      await notifyFinished(input.notify, t.status);
+      throw err;
+    }
+    if (t.status.state !== 'failed') {
+      const error = toJobError(err, RUN);
+      const step = t.step(error.step ?? RUN);
+      if (step && step.state !== 'failed') t.finishStep(step.id, 'failed', { error });
+      endSteps(t, 'skipped');
+      t.fail(error);
+    }
+    await notifyFinished(input.notify, t.status);
+    throw jobFailure(t.status.error!);
+  }
+  await notifyFinished(input.notify, t.status);
+  return t.status;
+}
+
+/** Waits for a notBefore time, showing why the job is queued. */
+export async function waitUntil(t: JobTracker, notBefore: string | undefined): Promise<void> {
+  if (!notBefore) return;
+  const ms = Date.parse(notBefore) - Date.now();
+  if (!(ms > 0)) return;
+  t.setState('queued', { queuedReason: `not before ${notBefore}` });
+  await sleep(ms);
+}
+
+/** Marks steps that did not finish: running/queued/awaiting ones as `state`, pending ones as skipped. */
+export function endSteps(t: JobTracker, state: 'canceled' | 'skipped'): void {
+  for (const s of t.status.steps) {
+    if (s.state === 'pending') t.finishStep(s.id, 'skipped');
+    else if (s.state === 'running' || s.state === 'queued' || s.state === 'awaiting_review') t.finishStep(s.id, state);
+  }
+  t.status.review = undefined;
+}
+
+export function rejectionMessage(d: { reviewer?: string; comment?: string; via: string }): string {
+  const who = d.reviewer ? ` by ${d.reviewer}` : d.via === 'timeout' ? ' (review timed out)' : '';
+  return `rejected${who}${d.comment ? `: ${d.comment}` : ''}`;
+}
