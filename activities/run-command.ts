@@ -54,6 +54,15 @@ export function createRunCommand(deps: ActivityDeps, options: RunCommandOptions 
     const { tool } = req;
     if (tool.kind !== 'command' || !tool.command?.length) throw badInput(`tool ${tool.name} has no command`);
 
+    // Everything that depends only on the request is checked before anything is created or run.
+    const argv = buildArgv(tool, req.input);
+    const progressRe = tool.progress
+      ? compileToolRegex(tool, 'progress.pattern', tool.progress.pattern, '')
+      : undefined;
+    const resultRe = tool.result?.pattern
+      ? compileToolRegex(tool, 'result.pattern', tool.result.pattern, 'm')
+      : undefined;
+
     let workdir: string;
     try {
       workdir = resolveJobPath(deps.dataDir, stepPath(req.jobId, req.stepId, req.item));
@@ -64,15 +73,6 @@ export function createRunCommand(deps: ActivityDeps, options: RunCommandOptions 
     const stdoutPath = path.join(workdir, STDOUT_FILE);
     const stderrPath = path.join(workdir, STDERR_FILE);
     const files = { stdoutFile: toJobPath(deps.dataDir, stdoutPath), stderrFile: toJobPath(deps.dataDir, stderrPath) };
-
-    // Everything that depends only on the request is checked before anything runs.
-    const argv = buildArgv(tool, req.input);
-    const progressRe = tool.progress
-      ? compileToolRegex(tool, 'progress.pattern', tool.progress.pattern, '')
-      : undefined;
-    const resultRe = tool.result?.pattern
-      ? compileToolRegex(tool, 'result.pattern', tool.result.pattern, 'm')
-      : undefined;
 
     const reporter = createProgressReporter(deps, req, ctx);
     reporter.start();

@@ -205,6 +205,7 @@ function loadTool(
     resources: t.resources,
     http: t.http,
     review: t.review,
+    defaults: schemaDefaults(props),
   };
   return { spec: JSON.parse(JSON.stringify(spec)), inputSchema, validateInput };
 }
@@ -223,9 +224,10 @@ function loadPipeline(
     if (ids.has(s.id)) problems.push(`${where(s)}: duplicate step id`);
     ids.add(s.id);
   }
-  for (const s of p.steps) {
-    // Steps whose output a step reads are implicit dependencies.
-    const after = new Set(s.after ?? []);
+  p.steps.forEach((s, i) => {
+    // Without `after`, a step follows the one listed before it (`after: []` starts at once); steps whose output
+    // a step reads are implicit dependencies.
+    const after = new Set(s.after ?? (i > 0 ? [p.steps[i - 1].id] : []));
     if (s.stdin && 'step' in s.stdin) after.add(s.stdin.step);
     if (s.forEach?.step) after.add(s.forEach.step);
     for (const ref of placeholders(collectStrings(s.input))) {
@@ -245,7 +247,7 @@ function loadPipeline(
     if (s.forEach && !s.tool) problems.push(`${where(s)}: forEach needs a tool`);
     if (s.stdin && 'item' in s.stdin && !s.forEach) problems.push(`${where(s)}: stdin.item needs forEach`);
     steps.push({ ...s, after: [...after] } as StepSpec);
-  }
+  });
   const cycle = findCycle(steps);
   if (cycle) problems.push(`pipelines.${name}: dependency cycle ${cycle.join(' -> ')}`);
   const inputSchema = p.input ?? { type: 'object' };
@@ -275,6 +277,14 @@ function findCycle(steps: StepSpec[]): string[] | undefined {
     if (c) return c;
   }
   return undefined;
+}
+
+function schemaDefaults(props: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(props ?? {})) {
+    if (v && typeof v === 'object' && 'default' in v) out[k] = (v as { default: unknown }).default;
+  }
+  return Object.keys(out).length ? out : undefined;
 }
 
 function placeholders(templates: string[]): string[] {

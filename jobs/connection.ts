@@ -9,7 +9,7 @@ export async function withRetry<T>(what: string, fn: () => Promise<T>, timeoutMs
     try {
       return await fn();
     } catch (err) {
-      if (Date.now() + delay > deadline) throw new Error(`${what}: ${(err as Error).message}`);
+      if (Date.now() + delay > deadline) throw new Error(`${what}: ${(err as Error).message}`, { cause: err });
       await new Promise((r) => setTimeout(r, delay));
     }
   }

@@ -19,7 +19,8 @@ export async function runTool(run: StepRunInput, hooks: ToolRunHooks = {}): Prom
     async () => {
       hooks.onStarted?.();
       const acts = toolActivities(tool);
-      const base = { jobId: run.jobId, stepId: run.stepId, item: run.item, tool, input: run.input };
+      const input = { ...tool.defaults, ...run.input };
+      const base = { jobId: run.jobId, stepId: run.stepId, item: run.item, tool, input };
       if (tool.kind === 'http') return acts.httpCall(base);
       return acts.runCommand({ ...base, stdin: run.stdin, progressTo: hooks.progressTo });
     },

@@ -71,6 +71,8 @@ export interface ToolSpec {
   };
   /** A review gate after the tool ran. */
   review?: ReviewSpec;
+  /** Defaults of the input schema's top-level properties (applied to pipeline step inputs too). */
+  defaults?: Record<string, unknown>;
 }
 
 /** A reference to a file relative to <dataDir>/jobs (so another machine with the same share can resolve it). */
@@ -132,6 +134,8 @@ export interface StepSpec {
   tool?: string;
   /** A human review step. */
   review?: ReviewSpec;
+  /** Steps that must succeed first. Config default: the step listed before (`[]` to start at once); config
+   * loading also adds the steps whose output this one reads. */
   after?: string[];
   /** Tool input; string values may hold `{input.x}`, `{steps.ID.value}`, `{steps.ID.stdoutFile}`, `{item}`,
    * `{item.field}`; a value that is exactly one placeholder keeps the placeholder's type. */

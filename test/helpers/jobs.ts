@@ -1,7 +1,7 @@
 // Per-file context for job tests: longhaul's own worker (its real workflows and activities, bundled once per run)
 // on a unique task queue against the run's longhaul-server, a temp data directory and the test config.
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
-import { NativeConnection, type Worker } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -46,6 +46,11 @@ export async function createJobsContext(
   opts: { address?: string; deps?: Partial<ActivityDeps>; configure?: (c: LongHaulConfig) => void } = {},
 ): Promise<JobsContext> {
   const address = opts.address ?? inject('temporalAddress');
+  try {
+    Runtime.install({ logger: new DefaultLogger('ERROR') });
+  } catch {
+    // already installed in this process
+  }
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'longhaul-jobs-'));
   const config = testConfig(dataDir);
   opts.configure?.(config);
