@@ -14,7 +14,14 @@ export async function runWorker(): Promise<void> {
   const client = await connectClient(config.temporalAddress, config.namespace);
   await ensureSearchAttributes(client.connection as Connection, config.namespace);
   const connection = await connectWorker(config.temporalAddress);
-  const worker = await createLonghaulWorker({ config, connection, client });
+  // LONGHAUL_WORKFLOW_BUNDLE: a bundle built elsewhere (tests pass the one they built for the run).
+  const bundle = process.env.LONGHAUL_WORKFLOW_BUNDLE;
+  const worker = await createLonghaulWorker({
+    config,
+    connection,
+    client,
+    workflowBundle: bundle ? { codePath: bundle } : undefined,
+  });
   process.stderr.write(
     `${JSON.stringify({ msg: 'longhaul worker ready', temporal: config.temporalAddress, taskQueue: config.taskQueue, config: config.file, dataDir: config.dataDir })}\n`,
   );
