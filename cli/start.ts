@@ -34,11 +34,12 @@ async function waitForPort(host: string, port: number, part: Part, timeoutMs = 3
   }
 }
 
-/** Resolves a compiled entry point, or runs the TypeScript source through tsx when not built. */
+/** Resolves a compiled entry point, or runs the TypeScript source through tsx when not built (or when
+ * LONGHAUL_FROM_SOURCE is set, as tests do). */
 function entry(rel: string): string[] {
   const root = packageRoot();
   const built = path.join(root, 'dist', `${rel}.js`);
-  if (fs.existsSync(built)) return [built];
+  if (fs.existsSync(built) && !process.env.LONGHAUL_FROM_SOURCE) return [built];
   return ['--import', 'tsx', path.join(root, `${rel}.ts`)];
 }
 

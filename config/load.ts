@@ -122,9 +122,9 @@ export function resolveConfig(
 
   const dataDir = path.resolve(
     cwd,
-    env.LONGHAUL_DATA_DIR ?? (raw.dataDir ? path.resolve(configDir, raw.dataDir) : 'data'),
+    env.LONGHAUL_DATA_DIR || (raw.dataDir ? path.resolve(configDir, raw.dataDir) : 'data'),
   );
-  const port = env.PORT ?? '8080';
+  const port = env.PORT || '8080';
   return {
     file,
     raw,
@@ -133,11 +133,11 @@ export function resolveConfig(
     resources: raw.resources,
     smtp: raw.smtp,
     dataDir,
-    secret: env.LONGHAUL_SECRET ?? raw.secret ?? persistentSecret(dataDir),
-    publicUrl: (env.LONGHAUL_PUBLIC_URL ?? raw.publicUrl ?? `http://127.0.0.1:${port}`).replace(/\/+$/, ''),
-    taskQueue: env.LONGHAUL_TASK_QUEUE ?? raw.taskQueue ?? 'longhaul',
-    namespace: env.TEMPORAL_NAMESPACE ?? raw.namespace ?? 'default',
-    temporalAddress: env.TEMPORAL_ADDRESS ?? `127.0.0.1:${env.LONGHAUL_SERVER_PORT ?? '7233'}`,
+    secret: env.LONGHAUL_SECRET || (raw.secret ?? persistentSecret(dataDir)),
+    publicUrl: (env.LONGHAUL_PUBLIC_URL || (raw.publicUrl ?? `http://127.0.0.1:${port}`)).replace(/\/+$/, ''),
+    taskQueue: env.LONGHAUL_TASK_QUEUE || (raw.taskQueue ?? 'longhaul'),
+    namespace: env.TEMPORAL_NAMESPACE || (raw.namespace ?? 'default'),
+    temporalAddress: env.TEMPORAL_ADDRESS || `127.0.0.1:${env.LONGHAUL_SERVER_PORT || '7233'}`,
   };
 }
 
