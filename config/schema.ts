@@ -133,6 +133,27 @@ export const configSchema = z
       .strict()
       .optional(),
     resources: z.record(name, z.number().int().positive()).default({}),
+    /** API clients: tokens are stored as SHA-256 hex (`longhaul token create CLIENT` prints both). */
+    clients: z
+      .record(
+        name,
+        z
+          .object({
+            tokenSha256: z.string().regex(/^[0-9a-f]{64}$/, 'a SHA-256 hex digest'),
+            admin: z.boolean().optional(),
+          })
+          .strict(),
+      )
+      .default({}),
+    api: z
+      .object({
+        /** Requests per minute per client (default 600). */
+        rateLimitPerMinute: z.number().int().positive().optional(),
+        /** Largest accepted request body (default 1 MiB). */
+        maxBodyBytes: z.number().int().positive().optional(),
+      })
+      .strict()
+      .default({}),
     tools: z.record(name, tool),
     pipelines: z.record(name, pipeline).default({}),
   })

@@ -19,6 +19,7 @@ export class JobTracker {
   /** Review steps awaiting a decision, in the order they were requested. */
   private readonly awaiting = new Map<string, ReviewRequest>();
   private readonly decisions = new Map<string, ReviewDecision & { via: ReviewRecord['via'] }>();
+  private readonly versionBase: number;
 
   constructor(meta: JobMeta, kind: JobStatus['kind'], name: string, steps: StepStatus[], carried?: JobStatus) {
     this.status = carried ?? {
@@ -34,9 +35,10 @@ export class JobTracker {
       notBefore: meta.notBefore,
       retryOf: meta.retryOf,
     };
+    this.versionBase = carried?.version ?? 0;
     // A review that was pending when the run continued as new is pending again.
     if (carried?.review) this.awaiting.set(carried.review.stepId, carried.review);
-    setHandler(statusQuery, () => this.status);
+    setHandler(statusQuery, () => this.snapshot());
     setHandler(progressSignal, (p) => {
       const step = this.step(p.stepId);
       if (!step || step.state !== 'running') return;
@@ -50,7 +52,7 @@ export class JobTracker {
       async (d) => {
         const stepId = this.accept(d, 'update');
         await condition(() => !this.decisions.has(stepId));
-        return this.status;
+        return this.snapshot();
       },
       { validator: (d) => void this.check(d) },
     );
@@ -61,6 +63,13 @@ export class JobTracker {
         // A signal cannot be refused; a decision nobody awaits is dropped.
       }
     });
+  }
+
+  /** The status with its version: a number that grows with the job's history (across continue-as-new too), so
+   * a client that saw version v knows whether there can be news. The same history gives the same version. */
+  snapshot(): JobStatus {
+    this.status.version = this.versionBase + workflowInfo().historyLength;
+    return this.status;
   }
 
   step(id: string): StepStatus | undefined {

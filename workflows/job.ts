@@ -54,7 +54,7 @@ export async function job(input: JobInput): Promise<JobStatus> {
     if (isCancellation(err)) {
       endSteps(t, 'canceled');
       t.setState('canceled');
-      await notifyFinished(input.notify, t.status);
+      await notifyFinished(input.notify, t.snapshot());
       throw err;
     }
     if (t.status.state !== 'failed') {
@@ -64,11 +64,11 @@ export async function job(input: JobInput): Promise<JobStatus> {
       endSteps(t, 'skipped');
       t.fail(error);
     }
-    await notifyFinished(input.notify, t.status);
+    await notifyFinished(input.notify, t.snapshot());
     throw jobFailure(t.status.error!);
   }
-  await notifyFinished(input.notify, t.status);
-  return t.status;
+  await notifyFinished(input.notify, t.snapshot());
+  return t.snapshot();
 }
 
 /** Waits for a notBefore time, showing why the job is queued. */

@@ -186,7 +186,7 @@ export async function pipeline(input: PipelineInput): Promise<JobStatus> {
       if (running === 0) {
         if (fatal || !t.status.steps.some((s) => s.state === 'pending')) break;
         if (draining) {
-          await continueAsNew<typeof pipeline>({ ...input, carried: t.status, reuse: undefined });
+          await continueAsNew<typeof pipeline>({ ...input, carried: t.snapshot(), reuse: undefined });
         }
       }
       changed = false;
@@ -198,7 +198,7 @@ export async function pipeline(input: PipelineInput): Promise<JobStatus> {
     await CancellationScope.nonCancellable(() => condition(() => running === 0));
     endSteps(t, 'canceled');
     t.setState('canceled');
-    await notifyFinished(input.notify, t.status);
+    await notifyFinished(input.notify, t.snapshot());
     throw err;
   }
 
@@ -207,14 +207,14 @@ export async function pipeline(input: PipelineInput): Promise<JobStatus> {
   if (fatal) {
     endSteps(t, 'skipped');
     t.fail(fatal);
-    await notifyFinished(input.notify, t.status);
+    await notifyFinished(input.notify, t.snapshot());
     throw jobFailure(fatal);
   }
   const failedSteps = t.status.steps.filter((s) => s.state === 'failed').map((s) => s.id);
   if (failedSteps.length) t.status.message = `finished with failed steps (continued): ${failedSteps.join(', ')}`;
   t.setState('succeeded');
-  await notifyFinished(input.notify, t.status);
-  return t.status;
+  await notifyFinished(input.notify, t.snapshot());
+  return t.snapshot();
 }
 
 /** Pending steps that depend on a step that failed, was skipped or was canceled can never run. */

@@ -352,4 +352,6 @@ export interface JobStatus {
   result?: StepResult;
   error?: JobError;
   retryOf?: string;
+  /** Grows whenever the job's history does (see JobTracker.snapshot); used as the SSE event id. */
+  version?: number;
 }

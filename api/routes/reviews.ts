@@ -1,0 +1,7 @@
+// Placeholder until this route family is written.
+import { Router } from 'express';
+import type { ApiDeps } from '../deps';
+
+export function reviewLinkRoutes(_deps: ApiDeps): Router {
+  return Router();
+}
