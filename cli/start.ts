@@ -1,6 +1,7 @@
 // `npm start`: everything on one machine. Starts longhaul-server (unless TEMPORAL_ADDRESS points elsewhere) with
-// its database under the data directory, then a worker, each as a child process; Ctrl-C stops them all (worker
-// first, so in-flight activities are handed back). A restart resumes every unfinished job from the database.
+// its database under the data directory, then a worker and the HTTP API, each as a child process; Ctrl-C stops
+// them all (API and worker first, so in-flight activities are handed back). A restart resumes every unfinished
+// job from the database.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -50,7 +51,7 @@ export async function start(env: NodeJS.ProcessEnv = process.env): Promise<void>
   const stop = async (code: number) => {
     if (stopping) return;
     stopping = true;
-    // Worker first (graceful: it finishes or hands back activities), then the server.
+    // API and worker first (the worker finishes or hands back its activities), then the server.
     for (const p of [...parts].reverse()) {
       if (p.child.exitCode === null) p.child.kill('SIGTERM');
       await p.exited;
@@ -89,6 +90,10 @@ export async function start(env: NodeJS.ProcessEnv = process.env): Promise<void>
   process.stdout.write(
     `worker           task queue ${config.taskQueue}, jobs under ${path.join(config.dataDir, 'jobs')}\n`,
   );
+  // The API prints its URL and, when no tokens are configured, the development token.
+  const api = startPart('api', entry('api/main'), childEnv);
+  parts.push(api);
+  await waitForPort(env.LONGHAUL_API_HOST || '127.0.0.1', Number(env.PORT || 8080), api);
   process.stdout.write(`config           ${config.file}\nCtrl-C stops everything.\n`);
 
   // If any part dies on its own, stop the rest: a half-running system is worse than a clear exit.

@@ -22,12 +22,13 @@ describe('npm start', () => {
     fs.rmSync(dataDir, { recursive: true, force: true });
   });
 
-  async function start(port: number) {
+  async function start(port: number, apiPort: number) {
     const child = spawn(process.execPath, ['--import', 'tsx', START], {
       env: {
         ...process.env,
         TEMPORAL_ADDRESS: '',
         LONGHAUL_SERVER_PORT: String(port),
+        PORT: String(apiPort),
         LONGHAUL_DATA_DIR: dataDir,
         LONGHAUL_CONFIG: TEST_CONFIG,
         LONGHAUL_SECRET: TEST_SECRET,
@@ -43,15 +44,23 @@ describe('npm start', () => {
     child.stdout!.on('data', (d) => (out += d));
     child.stderr!.on('data', (d) => (out += d));
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-    await eventually(async () => out.includes('longhaul worker ready'), 60_000);
+    await eventually(async () => out.includes('longhaul worker ready') && out.includes('HTTP API'), 60_000);
     return { child, exited, output: () => out };
   }
 
   it('runs a job, stops on Ctrl-C, and resumes it after a restart', async () => {
     const port = await freePort();
-    const first = await start(port);
+    const apiPort = await freePort();
+    const first = await start(port, apiPort);
     expect(first.output()).toContain(`longhaul-server  127.0.0.1:${port}`);
     expect(fs.existsSync(path.join(dataDir, 'temporal.db'))).toBe(true);
+    // The API is up, with a development token (no LONGHAUL_TOKENS given) kept in the data directory.
+    const devToken = fs.readFileSync(path.join(dataDir, 'dev-token'), 'utf8').trim();
+    expect(first.output()).toContain(devToken);
+    const health = await fetch(`http://127.0.0.1:${apiPort}/v1/tools`, {
+      headers: { Authorization: `Bearer ${devToken}` },
+    });
+    expect(health.status).toBe(200);
 
     const config = testConfig(dataDir, { LONGHAUL_TASK_QUEUE: 'start-test' });
     let connection = await Connection.connect({ address: `127.0.0.1:${port}` });
@@ -71,7 +80,7 @@ describe('npm start', () => {
     expect(await first.exited).toBe(0);
     await expect(Connection.connect({ address: `127.0.0.1:${port}`, connectTimeout: 500 })).rejects.toThrow();
 
-    const second = await start(port);
+    const second = await start(port, apiPort);
     connection = await Connection.connect({ address: `127.0.0.1:${port}` });
     client = new Client({ connection });
     const s = (await client.workflow.getHandle(later.jobId).result()) as JobStatus;
