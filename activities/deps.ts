@@ -22,4 +22,6 @@ export interface ActivityDeps {
   publicUrl: string;
   /** Minimum interval between progress signals to a workflow (ms); grows with the run's age. Default 5000. */
   progressSignalIntervalMs?: number;
+  /** How often a resource lock checks that its holders still run, while others wait (ms). Default 60 s. */
+  resourceCheckIntervalMs?: number;
 }

@@ -16,7 +16,15 @@ export function createResourceActivities(deps: ActivityDeps) {
       await client().workflow.signalWithStart('resourceLock', {
         workflowId: resourceLockId(req.resource),
         taskQueue: Context.current().info.taskQueue,
-        args: [{ resource: req.resource, capacity: req.capacity, holders: [], waiters: [] }],
+        args: [
+          {
+            resource: req.resource,
+            capacity: req.capacity,
+            holders: [],
+            waiters: [],
+            checkIntervalMs: deps.resourceCheckIntervalMs,
+          },
+        ],
         signal: 'acquire',
         signalArgs: [{ ...req.request, capacity: req.capacity }],
       });

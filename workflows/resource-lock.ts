@@ -17,9 +17,11 @@ export interface ResourceLockState {
   capacity: number;
   holders: ResourceRequest[];
   waiters: ResourceRequest[];
+  /** How often holders are checked for liveness while requests wait (default 60 s). */
+  checkIntervalMs?: number;
 }
 
-/** While requests wait, holders are checked for liveness this often. */
+/** While requests wait, holders are checked for liveness this often (unless the state says otherwise). */
 const HOLDER_CHECK_MS = 60_000;
 const MAX_HISTORY = 2_000;
 
@@ -58,11 +60,11 @@ export async function resourceLock(state: ResourceLockState): Promise<void> {
       }
     }
     if (workflowInfo().historyLength > MAX_HISTORY || workflowInfo().continueAsNewSuggested) {
-      await continueAsNew<typeof resourceLock>({ resource, capacity, holders, waiters });
+      await continueAsNew<typeof resourceLock>({ ...state, capacity, holders, waiters });
     }
     changed = false;
     if (waiters.length) {
-      const signalled = await condition(() => changed, HOLDER_CHECK_MS);
+      const signalled = await condition(() => changed, state.checkIntervalMs ?? HOLDER_CHECK_MS);
       if (!signalled) {
         const ids = [...new Set([...holders, ...waiters].map((r) => r.workflowId))];
         const closed = new Set(await housekeeping.findClosedWorkflows(ids));

@@ -64,7 +64,7 @@ export async function createJobsContext(
     client,
     workflowBundle: { codePath: inject('jobsBundlePath') },
     shutdownGraceTime: '1s',
-    deps: { progressSignalIntervalMs: 200, ...opts.deps },
+    deps: { progressSignalIntervalMs: 200, resourceCheckIntervalMs: 500, ...opts.deps },
   });
   const running = worker.run();
   const status = (jobId: string) => client.workflow.getHandle(jobId).query(statusQuery);

@@ -104,6 +104,17 @@ describe('job workflow', () => {
     for (let i = 1; i < spans.length; i++) expect(spans[i][0]).toBeGreaterThanOrEqual(spans[i - 1][1]);
   });
 
+  it('releases a resource held by a job that was terminated', async () => {
+    const holder = await ctx.submit({ tool: 'sleeper_exclusive', input: { seconds: 60 } });
+    await eventually(async () => (await ctx.status(holder)).state === 'running');
+    const waiter = await ctx.submit({ tool: 'slow_div_exclusive', input: { x: 4, y: 2, seconds: 0 } });
+    await eventually(async () => (await ctx.status(waiter)).state === 'queued');
+    // Terminated: no workflow code runs, so nothing releases the slot but the lock's liveness check.
+    await ctx.client.workflow.getHandle(holder).terminate('test');
+    const s = await ctx.finished(waiter);
+    expect(s).toMatchObject({ state: 'succeeded', result: { value: '2' } });
+  });
+
   it('starts nothing for bad requests and reports each bad field', async () => {
     const err = await ctx
       .submit({ tool: 'slow_div', input: { x: 'eight', z: 1 }, notBefore: 'tomorrow', labels: { 'bad key': 'v' } })

@@ -122,6 +122,20 @@ describe('pipeline workflow', () => {
     expect(s.steps.map((x) => x.state)).toEqual(['succeeded', 'failed', 'skipped']);
   });
 
+  it('onFailure continue: dependents of the failed step are skipped, the rest goes on', async () => {
+    const jobId = await ctx.submit({ pipeline: 'partial', input: {} });
+    const s = await ctx.finished(jobId);
+    expect(s.state).toBe('succeeded');
+    expect(Object.fromEntries(s.steps.map((x) => [x.id, x.state]))).toEqual({
+      good: 'succeeded',
+      bad: 'failed',
+      needs_bad: 'skipped',
+      needs_good: 'succeeded',
+    });
+    expect(s.result?.value).toBe('1');
+    expect(s.message).toContain('bad');
+  });
+
   it('continues as new on a long chain and keeps every step result', async () => {
     const jobId = await ctx.submit({ pipeline: 'chain', input: { y: 1 } }, { continueAsNewAfterEvents: 10 });
     const s = await ctx.finished(jobId);
