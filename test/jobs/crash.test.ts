@@ -98,6 +98,28 @@ describe('kill -9 of the worker process mid-pipeline', () => {
     expect(runs.count).toBe(1);
     second.child.kill('SIGKILL');
   }, 120_000);
+
+  it('SIGTERM lets an in-flight command finish before the worker exits', async () => {
+    const config = testConfig(dataDir);
+    const w = startWorker(config.taskQueue);
+    await w.ready;
+    const { jobId } = await submitJob(client, config, 'alice', { tool: 'slow_div', input: { x: 8, y: 2, seconds: 2 } });
+    const handle = client.workflow.getHandle(jobId);
+    await eventually(async () => (await handle.query(statusQuery)).state === 'running', 30_000);
+    w.child.kill('SIGTERM');
+    const code = await new Promise((r) => w.child.once('exit', r));
+    expect(code).toBe(0);
+    // The command ran to its end on the stopping worker (its result file exists) ...
+    const stdout = path.join(dataDir, 'jobs', jobId, 'steps', 'run', 'stdout.log');
+    expect(fs.readFileSync(stdout, 'utf8')).toContain('The answer is: 4');
+    // ... and another worker only has to record it: one attempt, no rerun.
+    const next = startWorker(config.taskQueue);
+    await next.ready;
+    const s = (await handle.result()) as JobStatus;
+    expect(s).toMatchObject({ state: 'succeeded', result: { value: '4' } });
+    expect(s.steps[0].attempt ?? 1).toBe(1);
+    next.child.kill('SIGKILL');
+  }, 120_000);
 });
 
 describe('kill -9 of longhaul-server mid-pipeline', () => {
