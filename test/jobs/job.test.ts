@@ -115,6 +115,19 @@ describe('job workflow', () => {
     expect(s).toMatchObject({ state: 'succeeded', result: { value: '2' } });
   });
 
+  it('a job canceled while waiting for a resource ends canceled and the queue moves on', async () => {
+    const holder = await ctx.submit({ tool: 'sleeper_exclusive', input: { seconds: 3 } });
+    await eventually(async () => (await ctx.status(holder)).state === 'running');
+    const canceled = await ctx.submit({ tool: 'slow_div_exclusive', input: { x: 1, y: 1, seconds: 0 } });
+    const next = await ctx.submit({ tool: 'slow_div_exclusive', input: { x: 6, y: 2, seconds: 0 } });
+    await eventually(async () => (await ctx.status(next)).state === 'queued');
+    await ctx.client.workflow.getHandle(canceled).cancel();
+    expect((await ctx.finished(canceled)).state).toBe('canceled');
+    await ctx.client.workflow.getHandle(holder).cancel();
+    const s = await ctx.finished(next);
+    expect(s).toMatchObject({ state: 'succeeded', result: { value: '3' } });
+  });
+
   it('starts nothing for bad requests and reports each bad field', async () => {
     const err = await ctx
       .submit({ tool: 'slow_div', input: { x: 'eight', z: 1 }, notBefore: 'tomorrow', labels: { 'bad key': 'v' } })

@@ -136,6 +136,15 @@ describe('pipeline workflow', () => {
     expect(s.message).toContain('bad');
   });
 
+  it('fans out over an input array and concatenates the outputs in item order', async () => {
+    const jobId = await ctx.submit({ pipeline: 'halves', input: { numbers: [2, 4, 6, 8, 10, 12, 14] } });
+    const s = await ctx.finished(jobId);
+    expect(s.state).toBe('succeeded');
+    const out = fs.readFileSync(path.join(ctx.config.dataDir, 'jobs', s.result!.stdoutFile!), 'utf8');
+    expect(out.trim().split('\n')).toEqual([1, 2, 3, 4, 5, 6, 7].map((n) => `The answer is: ${n}`));
+    expect(s.steps[0].items).toMatchObject({ total: 7, succeeded: 7, failed: 0 });
+  });
+
   it('continues as new on a long chain and keeps every step result', async () => {
     const jobId = await ctx.submit({ pipeline: 'chain', input: { y: 1 } }, { continueAsNewAfterEvents: 10 });
     const s = await ctx.finished(jobId);
