@@ -33,10 +33,17 @@ export async function retryJob(
   if (status.state !== 'failed' && status.state !== 'canceled') {
     throw new SubmitError(`job ${jobId} is ${status.state}; only failed or canceled jobs can be retried`, 409);
   }
+  // The new job belongs to the original's client, also when an admin retries it.
   const common = { notify: original.notify, labels: original.labels, input: original.input };
   if (type === 'job') {
     const j = original as JobInput;
-    return submitJob(client, config, clientId, { ...common, tool: j.tool.name, review: j.review }, { retryOf: jobId });
+    return submitJob(
+      client,
+      config,
+      original.clientId,
+      { ...common, tool: j.tool.name, review: j.review },
+      { retryOf: jobId },
+    );
   }
   const p = original as PipelineInput;
   const reuse: Record<string, StepResult> = {};
@@ -46,7 +53,7 @@ export async function retryJob(
   return submitJob(
     client,
     config,
-    clientId,
+    original.clientId,
     { ...common, pipeline: p.pipeline.name },
     { retryOf: jobId, reuse, pipelineSpec: p.pipeline, continueAsNewAfterEvents: p.continueAsNewAfterEvents },
   );

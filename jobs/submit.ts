@@ -10,10 +10,12 @@ import { CLIENT_KEY, LABELS_KEY, PIPELINE_KEY, STATE_KEY, TOOL_KEY } from '../wo
 import type {
   JobInput,
   JobMeta,
+  JobStatus,
   NotifyTarget,
   PipelineInput,
   ReviewSpec,
   StepResult,
+  StepStatus,
   ToolSpec,
 } from '../workflows/types';
 import { jobIdForKey, newJobId } from './ids';
@@ -48,6 +50,9 @@ export interface Submitted {
   name: string;
   /** False when an idempotency key named a job that already existed. */
   created: boolean;
+  /** For a new job: the status it starts with (what the `status` query shows before the workflow has run), so
+   * callers can answer without waiting for a worker. */
+  status?: JobStatus;
 }
 
 /** A request that cannot be accepted; `status` is the HTTP status it deserves. */
@@ -151,6 +156,14 @@ export async function submitJob(
     workflowIdConflictPolicy: 'USE_EXISTING' as const,
   };
   if (req.idempotencyKey && (await exists(client, jobId))) return { jobId, kind, name, created: false };
+  const status = initialStatus(
+    meta,
+    kind,
+    name,
+    kind === 'tool'
+      ? toolSteps(name, review ?? tools[0].review)
+      : pipelineSteps(opts.pipelineSpec ?? config.pipelines.get(name)!.spec, opts.reuse),
+  );
   try {
     if (kind === 'tool') {
       const input: JobInput = {
@@ -171,13 +184,49 @@ export async function submitJob(
       await client.workflow.start('pipeline', { ...common, args: [input] });
     }
     // A concurrent submission with the same key gets the same id; USE_EXISTING makes it join that run.
-    return { jobId, kind, name, created: true };
+    return { jobId, kind, name, created: true, status };
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError && req.idempotencyKey) {
       return { jobId, kind, name, created: false }; // the keyed job exists and has finished
     }
     throw err;
   }
+}
+
+/** The status a job starts with; mirrors the `job` and `pipeline` workflows (and JobTracker's constructor). */
+function initialStatus(meta: JobMeta, kind: 'tool' | 'pipeline', name: string, steps: StepStatus[]): JobStatus {
+  return {
+    jobId: meta.jobId,
+    kind,
+    name,
+    clientId: meta.clientId,
+    labels: meta.labels ?? {},
+    state: 'queued',
+    steps,
+    reviews: [],
+    createdAt: meta.submittedAt,
+    ...(meta.notBefore ? { notBefore: meta.notBefore } : {}),
+    ...(meta.retryOf ? { retryOf: meta.retryOf } : {}),
+  };
+}
+
+function toolSteps(tool: string, review: ReviewSpec | undefined): StepStatus[] {
+  const steps: StepStatus[] = [{ id: 'run', kind: 'tool', tool, state: 'pending' }];
+  if (review) steps.push({ id: 'review', kind: 'review', state: 'pending' });
+  return steps;
+}
+
+function pipelineSteps(spec: PipelineInput['pipeline'], reuse: Record<string, StepResult> = {}): StepStatus[] {
+  return spec.steps.map((s) => {
+    const step: StepStatus = {
+      id: s.id,
+      kind: s.review ? 'review' : s.forEach ? 'forEach' : 'tool',
+      ...(s.tool ? { tool: s.tool } : {}),
+      state: 'pending',
+    };
+    const reused = reuse[s.id];
+    return reused ? { ...step, state: 'succeeded', result: reused, reused: true, progress: 1 } : step;
+  });
 }
 
 async function exists(client: Client, jobId: string): Promise<boolean> {
