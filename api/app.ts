@@ -1,12 +1,13 @@
-// The HTTP API (express), versioned at /v1. Order matters: request ids and logs first; unauthenticated routes
-// (health, metrics, OpenAPI, signed review links); then bearer auth, the per-client rate limit and the JSON body
-// parser with its size limit; then the job routes; problem+json for anything that goes wrong.
+// The HTTP API (express), versioned at /v1. Order matters: request ids, logs and request metrics first;
+// unauthenticated routes (health, metrics, OpenAPI, signed review links); then bearer auth, the per-client rate
+// limit and the JSON body parser with its size limit; then the job routes; problem+json for anything that goes wrong.
 import express, { type Express } from 'express';
 import { randomUUID } from 'node:crypto';
 import { pinoHttp } from 'pino-http';
 import { requireAuth } from './auth';
 import type { ApiDeps } from './deps';
 import { healthRoutes } from './health';
+import { apiMetrics, httpMetrics } from './metrics';
 import { openApiDocument } from './openapi';
 import { errorHandler, notFound } from './problem';
 import { rateLimit } from './rate-limit';
@@ -31,8 +32,16 @@ export function createApp(deps: ApiDeps): Express {
       },
       // Never log credentials.
       redact: ['req.headers.authorization', 'req.headers.cookie'],
+      // Signed review links carry their credential in the path.
+      serializers: {
+        req: (r: { url?: string }) => {
+          if (r.url) r.url = r.url.replace(/^\/v1\/reviews\/[^/?#]+/, '/v1/reviews/[token]');
+          return r;
+        },
+      },
     }),
   );
+  app.use(httpMetrics(apiMetrics(deps)));
 
   app.use(healthRoutes(deps));
   const doc = openApiDocument(deps.config);

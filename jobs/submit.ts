@@ -241,9 +241,14 @@ async function exists(client: Client, jobId: string): Promise<boolean> {
 
 function parseNotBefore(v: unknown, now: Date, errors: FieldError[]): string | undefined {
   if (v === undefined || v === null) return undefined;
-  if (typeof v === 'string' && DURATION_PATTERN.test(v.trim())) return new Date(now.getTime() + toMs(v)).toISOString();
-  const t = typeof v === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(v) ? Date.parse(v) : NaN;
-  if (Number.isNaN(t)) {
+  const t =
+    typeof v === 'string' && DURATION_PATTERN.test(v.trim())
+      ? now.getTime() + toMs(v)
+      : typeof v === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(v)
+        ? Date.parse(v)
+        : NaN;
+  // A huge duration ("99999999d") lands beyond the last representable date: invalid input, not a crash.
+  if (Number.isNaN(new Date(t).getTime())) {
     errors.push({ field: '/notBefore', message: 'must be an ISO 8601 time (with T) or a duration such as "2h"' });
     return undefined;
   }

@@ -20,6 +20,7 @@ export class JobTracker {
   private readonly awaiting = new Map<string, ReviewRequest>();
   private readonly decisions = new Map<string, ReviewDecision & { via: ReviewRecord['via'] }>();
   private readonly versionBase: number;
+  private version: number;
 
   constructor(meta: JobMeta, kind: JobStatus['kind'], name: string, steps: StepStatus[], carried?: JobStatus) {
     this.status = carried ?? {
@@ -36,6 +37,7 @@ export class JobTracker {
       retryOf: meta.retryOf,
     };
     this.versionBase = carried?.version ?? 0;
+    this.version = this.versionBase;
     // A review that was pending when the run continued as new is pending again.
     if (carried?.review) this.awaiting.set(carried.review.stepId, carried.review);
     setHandler(statusQuery, () => this.snapshot());
@@ -68,8 +70,14 @@ export class JobTracker {
   /** The status with its version: a number that grows with the job's history (across continue-as-new too), so
    * a client that saw version v knows whether there can be news. The same history gives the same version. */
   snapshot(): JobStatus {
-    this.status.version = this.versionBase + workflowInfo().historyLength;
+    this.status.version = this.version;
     return this.status;
+  }
+
+  /** Notes that the status changed: its version becomes the history's length at this point (read when the change
+   * happens, not in the query, because a query on a closed run may be answered without a history length). */
+  touch(): void {
+    this.version = Math.max(this.version, this.versionBase + workflowInfo().historyLength);
   }
 
   step(id: string): StepStatus | undefined {
@@ -77,6 +85,7 @@ export class JobTracker {
   }
 
   setState(state: JobState, extra: { queuedReason?: string; message?: string } = {}): void {
+    this.touch();
     const s = this.status;
     s.queuedReason = state === 'queued' ? extra.queuedReason : undefined;
     if (extra.message !== undefined) s.message = extra.message;
@@ -98,6 +107,7 @@ export class JobTracker {
   }
 
   startStep(id: string): void {
+    this.touch();
     const step = this.step(id)!;
     step.state = 'running';
     step.startedAt ??= now();
@@ -106,6 +116,7 @@ export class JobTracker {
   }
 
   queueStep(id: string, reason: string): void {
+    this.touch();
     const step = this.step(id)!;
     step.state = 'queued';
     step.queuedReason = reason;
@@ -129,6 +140,7 @@ export class JobTracker {
   }
 
   recomputeProgress(): void {
+    this.touch();
     const steps = this.status.steps.filter((s) => s.state !== 'skipped');
     if (!steps.length) return;
     const sum = steps.reduce((acc, s) => acc + (s.state === 'succeeded' ? 1 : (s.progress ?? 0)), 0);

@@ -135,6 +135,7 @@ export async function pipeline(input: PipelineInput): Promise<JobStatus> {
         const st = t.step(s.id)!;
         st.attempt = attempt + 1;
         st.message = `retrying after: ${toJobError(err).message}`;
+        t.touch();
         await sleep(Math.min(60_000, 1000 * 2 ** (attempt - 1)));
       }
     }

@@ -20,6 +20,7 @@ import { CLIENT_KEY, LABELS_KEY, PIPELINE_KEY, STATE_KEY, TOOL_KEY } from '../..
 import type { JobState, JobStatus, ReviewDecision } from '../../workflows/types';
 import type { Principal } from '../auth';
 import type { ApiDeps } from '../deps';
+import { apiMetrics } from '../metrics';
 import { apiJob, findJob, jobLinks, jobStatus, type JobRef } from '../job-access';
 import { HttpProblem } from '../problem';
 
@@ -73,6 +74,7 @@ export function jobsRoutes(deps: ApiDeps): Router {
     const submitted = await submitJob(client, config, principal.clientId, request as SubmitRequest);
     res.location(`/v1/jobs/${submitted.jobId}`);
     if (submitted.created && submitted.status) {
+      apiMetrics(deps).jobsSubmitted.inc({ kind: submitted.kind, name: submitted.name });
       res.status(201).json(apiJob(submitted.status));
       return;
     }

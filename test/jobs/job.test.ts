@@ -84,6 +84,9 @@ describe('job workflow', () => {
     expect(mid.progress).toBeLessThan(1);
     const s = await ctx.finished(jobId);
     expect(s.result?.value).toBe('3');
+    // The version (the SSE event id) grows, and a finished job still reports its last one.
+    expect(mid.version).toBeGreaterThan(0);
+    expect(s.version).toBeGreaterThan(mid.version!);
   });
 
   it('waits for an exclusive resource: never two holders at once, FIFO', async () => {
