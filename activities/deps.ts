@@ -20,7 +20,7 @@ export interface ActivityDeps {
   secret: string;
   /** Base URL of the HTTP API, for links in notifications (e.g. http://127.0.0.1:8080). */
   publicUrl: string;
-  /** Minimum interval between progress signals to a workflow (ms); grows with the run's age. Default 5000. */
+  /** Minimum interval between progress signals to a workflow (ms); grows with the run's age. Default 2000. */
   progressSignalIntervalMs?: number;
   /** How often a resource lock checks that its holders still run, while others wait (ms). Default 60 s. */
   resourceCheckIntervalMs?: number;

@@ -13,7 +13,7 @@ export interface ProgressUpdate {
 const MAX_MESSAGE_CHARS = 200;
 export const MAX_HEARTBEAT_INTERVAL_MS = 10_000;
 const MIN_HEARTBEAT_INTERVAL_MS = 100;
-export const DEFAULT_SIGNAL_INTERVAL_MS = 5000;
+export const DEFAULT_SIGNAL_INTERVAL_MS = 2000;
 
 /** Compiles a tool's progress pattern (throws SyntaxError for an invalid one). */
 export function compileProgressPattern(pattern: string): RegExp {

@@ -8,13 +8,11 @@ import { createActivities } from '../activities';
 import type { ActivityDeps } from '../activities/deps';
 import type { LongHaulConfig } from '../config/load';
 
-/** Where `npm run build` writes the workflow bundle (dist/workflow-bundle.js). */
+/** The bundle `npm run build` writes (dist/workflow-bundle.js), used only when running from dist/ itself, so a
+ * worker started from the TypeScript sources never picks up a stale bundle. */
 export function prebuiltBundlePath(): string | undefined {
-  const candidates = [
-    path.resolve(__dirname, '..', 'workflow-bundle.js'),
-    path.resolve(__dirname, '..', 'dist', 'workflow-bundle.js'),
-  ];
-  return candidates.find((p) => fs.existsSync(p));
+  const p = path.resolve(__dirname, '..', 'workflow-bundle.js');
+  return path.basename(path.dirname(__dirname)) === 'dist' && fs.existsSync(p) ? p : undefined;
 }
 
 export interface LonghaulWorkerOptions {
