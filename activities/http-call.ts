@@ -5,6 +5,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { HttpCallRequest, StepResult } from '../workflows/types';
+import { checkToolInput } from './tool-input';
 import type { ActivityDeps } from './deps';
 import { resolveJobPath, stepPath } from './job-files';
 
@@ -19,7 +20,8 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 export function createHttpCall(deps: ActivityDeps, opts: { maxBodyBytes?: number } = {}) {
   const maxBodyBytes = opts.maxBodyBytes ?? MAX_BODY_BYTES;
   return async function httpCall(req: HttpCallRequest): Promise<StepResult> {
-    const { tool, input, jobId } = req;
+    const { tool, jobId } = req;
+    const input = checkToolInput(tool, req.input);
     const spec = tool.http;
     if (tool.kind !== 'http' || !spec) {
       throw ApplicationFailure.nonRetryable(`${tool.name}: not an http tool`, 'BadInput');

@@ -12,6 +12,7 @@ import type { RunCommandRequest, StepResult, ToolSpec } from '../workflows/types
 import { expandArgv, lookupField, shellCommand, stringifyValue, TemplateError } from './argv';
 import type { ActivityDeps } from './deps';
 import { resolveJobPath, stepPath, toJobPath } from './job-files';
+import { checkToolInput } from './tool-input';
 import {
   DEFAULT_KILL_GRACE_MS,
   groupAlive,
@@ -48,9 +49,10 @@ type StopReason = 'cancel' | 'timeout' | 'too-large';
 export function createRunCommand(deps: ActivityDeps, options: RunCommandOptions = {}) {
   const graceMs = options.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
 
-  return async function runCommand(req: RunCommandRequest): Promise<StepResult> {
+  return async function runCommand(request: RunCommandRequest): Promise<StepResult> {
     const ctx = Context.current();
     const startedAt = Date.now();
+    const req = { ...request, input: checkToolInput(request.tool, request.input) };
     const { tool } = req;
     if (tool.kind !== 'command' || !tool.command?.length) throw badInput(`tool ${tool.name} has no command`);
 

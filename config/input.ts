@@ -15,10 +15,17 @@ export type InputValidator = (input: unknown) => InputCheck;
 
 const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
 addFormats(ajv);
+// Pipeline step inputs are built from templates, so "8" from an upstream step may stand for the integer 8.
+const coercingAjv = new Ajv({ allErrors: true, useDefaults: true, strict: false, coerceTypes: true });
+addFormats(coercingAjv);
 
-/** Compiles a schema; throws with ajv's explanation if the schema itself is invalid. */
-export function compileInputSchema(schema: Record<string, unknown> | undefined): InputValidator {
-  const validate: ValidateFunction = ajv.compile(schema ?? { type: 'object' });
+/** Compiles a schema; throws with ajv's explanation if the schema itself is invalid. With `coerce`, strings that
+ * spell a number or boolean are accepted (and converted) where the schema wants one. */
+export function compileInputSchema(
+  schema: Record<string, unknown> | undefined,
+  opts: { coerce?: boolean } = {},
+): InputValidator {
+  const validate: ValidateFunction = (opts.coerce ? coercingAjv : ajv).compile(schema ?? { type: 'object' });
   return (input) => {
     if (input === null || typeof input !== 'object' || Array.isArray(input)) {
       return { ok: false, errors: [{ field: '', message: 'input must be a JSON object' }] };

@@ -206,6 +206,7 @@ function loadTool(
     http: t.http,
     review: t.review,
     defaults: schemaDefaults(props),
+    inputSchema: t.input,
   };
   return { spec: JSON.parse(JSON.stringify(spec)), inputSchema, validateInput };
 }

@@ -73,6 +73,9 @@ export interface ToolSpec {
   review?: ReviewSpec;
   /** Defaults of the input schema's top-level properties (applied to pipeline step inputs too). */
   defaults?: Record<string, unknown>;
+  /** The tool's input JSON Schema: the activity checks each run's input against it (pipeline steps build their
+   * input from templates at run time, after submission-time validation). */
+  inputSchema?: Record<string, unknown>;
 }
 
 /** A reference to a file relative to <dataDir>/jobs (so another machine with the same share can resolve it). */

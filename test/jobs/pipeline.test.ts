@@ -145,6 +145,15 @@ describe('pipeline workflow', () => {
     expect(s.steps[0].items).toMatchObject({ total: 7, succeeded: 7, failed: 0 });
   });
 
+  it('checks a step input built from templates against the tool schema before running it', async () => {
+    const jobId = await ctx.submit({ pipeline: 'bad_template', input: {} });
+    const s = await ctx.finished(jobId);
+    expect(s.state).toBe('failed');
+    expect(s.error).toMatchObject({ type: 'BadInput', step: 'divide' });
+    expect(s.error!.message).toBe('slow_div: invalid input: /x must be integer');
+    expect(fs.existsSync(path.join(ctx.config.dataDir, 'jobs', jobId, 'steps', 'divide', 'stdout.log'))).toBe(false);
+  });
+
   it('continues as new on a long chain and keeps every step result', async () => {
     const jobId = await ctx.submit({ pipeline: 'chain', input: { y: 1 } }, { continueAsNewAfterEvents: 10 });
     const s = await ctx.finished(jobId);
