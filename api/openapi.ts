@@ -161,7 +161,7 @@ export function openApiDocument(config: LongHaulConfig): Obj {
         description:
           'Runs a tool or a pipeline. The input is validated against its schema (see `GET /v1/tools/{name}`) ' +
           'before anything starts. With an idempotency key (body or header), the same key from the same client ' +
-          'returns the same job and never starts a second one.',
+          'returns the same job and never starts a second one; the same key with a different request is a 409.',
         parameters: [param('IdempotencyKey')],
         requestBody: { required: true, content: json(ref('SubmitRequest')) },
         responses: {
@@ -175,7 +175,7 @@ export function openApiDocument(config: LongHaulConfig): Obj {
             headers: { Location: { $ref: '#/components/headers/Location' } },
             content: json(ref('Job')),
           },
-          ...errors(...BODY, ...AUTH, 503),
+          ...errors(...BODY, ...AUTH, 409, 503),
         },
       },
       get: {

@@ -1,6 +1,7 @@
 // Submitting a job: check the request (tool or pipeline, input against its schema, notBefore, notify, labels),
 // snapshot the tool/pipeline from config, and start the workflow with the job id as workflow id. An idempotency
 // key maps to a fixed job id, so resubmitting returns the same job and never starts a second one.
+import { createHash } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { FieldError } from '../config/input';
 import type { LongHaulConfig } from '../config/load';
@@ -148,14 +149,18 @@ export async function submitJob(
       ? [{ key: LABELS_KEY, value: Object.entries(labels).map(([k, v]) => `${k}=${v}`) }]
       : []),
   ];
+  // What the key stands for: a later request with the same key must ask for the same thing.
+  const fingerprint = requestFingerprint({ kind, name, input: checked.ok ? checked.value : {}, req });
   const common = {
     workflowId: jobId,
     taskQueue: config.taskQueue,
+    memo: { longhaulRequest: fingerprint },
     typedSearchAttributes: searchAttributes as any,
     workflowIdReusePolicy: 'REJECT_DUPLICATE' as const,
     workflowIdConflictPolicy: 'USE_EXISTING' as const,
   };
-  if (req.idempotencyKey && (await exists(client, jobId))) return { jobId, kind, name, created: false };
+  if (req.idempotencyKey && (await sameRequest(client, jobId, fingerprint)))
+    return { jobId, kind, name, created: false };
   const status = initialStatus(
     meta,
     kind,
@@ -187,7 +192,8 @@ export async function submitJob(
     return { jobId, kind, name, created: true, status };
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError && req.idempotencyKey) {
-      return { jobId, kind, name, created: false }; // the keyed job exists and has finished
+      await sameRequest(client, jobId, fingerprint); // the keyed job exists (and has finished): same request?
+      return { jobId, kind, name, created: false };
     }
     throw err;
   }
@@ -229,14 +235,40 @@ function pipelineSteps(spec: PipelineInput['pipeline'], reuse: Record<string, St
   });
 }
 
-async function exists(client: Client, jobId: string): Promise<boolean> {
+/** Whether the keyed job exists; a 409 when it was made by a different request. */
+async function sameRequest(client: Client, jobId: string, fingerprint: string): Promise<boolean> {
+  let memo: Record<string, unknown> | undefined;
   try {
-    await client.workflow.getHandle(jobId).describe();
-    return true;
+    memo = (await client.workflow.getHandle(jobId).describe()).memo;
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) return false;
     throw err;
   }
+  if (memo?.longhaulRequest !== undefined && memo.longhaulRequest !== fingerprint) {
+    throw new SubmitError('this idempotency key was already used for a different request', 409);
+  }
+  return true;
+}
+
+/** A digest of what a request asks for (the validated input, and the options as given). */
+function requestFingerprint(r: { kind: string; name: string; input: unknown; req: SubmitRequest }): string {
+  const { notBefore, notify, labels, review } = r.req;
+  return createHash('sha256')
+    .update(canonical({ kind: r.kind, name: r.name, input: r.input, notBefore, notify, labels, review }))
+    .digest('base64url');
+}
+
+/** JSON with object keys sorted, so that key order does not change the digest. */
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v && typeof v === 'object') {
+    const entries = Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined);
+    return `{${entries
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([k, x]) => `${JSON.stringify(k)}:${canonical(x)}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v) ?? 'null';
 }
 
 function parseNotBefore(v: unknown, now: Date, errors: FieldError[]): string | undefined {

@@ -253,6 +253,10 @@ describe('idempotency', () => {
     await until(first.body.id, 'succeeded');
     const third = await submit('alice', body);
     expect(third).toMatchObject({ status: 200, body: { id: first.body.id, state: 'succeeded' } });
+    // The same key for a different request: a conflict.
+    const conflict = await submit('alice', { ...body, input: { x: 10, y: 5 } });
+    expectProblem(conflict, 409);
+    expect(conflict.body.detail).toContain('different request');
     // Another client's key space is its own.
     const bobs = await submit('bob', body);
     expect(bobs.status).toBe(201);

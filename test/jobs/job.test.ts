@@ -151,6 +151,10 @@ describe('job workflow', () => {
     expect(b).toBe(a);
     await ctx.finished(a);
     expect(await ctx.submit(req)).toBe(a); // also once finished
+    // The same key for a different request is a conflict, not a silent reuse.
+    await expect(ctx.submit({ ...req, input: { x: 6, y: 2 } })).rejects.toMatchObject({ status: 409 });
+    // Key order and defaults filled in by the schema do not make a request different.
+    expect(await ctx.submit({ idempotencyKey: 'k-1', input: { y: 3, x: 6, seconds: 0 }, tool: 'slow_div' })).toBe(a);
     const other = await ctx.submit(req, undefined, 'bob');
     expect(other).not.toBe(a);
     const runs = await ctx.client.workflow.count(`WorkflowId = '${a}'`);
