@@ -13,6 +13,8 @@ function indexedType(t: SearchAttributeType): temporal.api.enums.v1.IndexedValue
       return INDEXED.INDEXED_VALUE_TYPE_KEYWORD;
     case SearchAttributeType.KEYWORD_LIST:
       return INDEXED.INDEXED_VALUE_TYPE_KEYWORD_LIST;
+    case SearchAttributeType.DATETIME:
+      return INDEXED.INDEXED_VALUE_TYPE_DATETIME;
     default:
       throw new Error(`unsupported search attribute type ${t}`);
   }

@@ -7,7 +7,7 @@ import type { FieldError } from '../config/input';
 import type { LongHaulConfig } from '../config/load';
 import { notifyTargetSchema, reviewSchema } from '../config/schema';
 import { toMs, DURATION_PATTERN } from '../workflows/durations';
-import { CLIENT_KEY, LABELS_KEY, PIPELINE_KEY, STATE_KEY, TOOL_KEY } from '../workflows/search-attributes';
+import { CLIENT_KEY, CREATED_KEY, LABELS_KEY, PIPELINE_KEY, STATE_KEY, TOOL_KEY } from '../workflows/search-attributes';
 import type {
   JobInput,
   JobMeta,
@@ -144,6 +144,7 @@ export async function submitJob(
   const searchAttributes = [
     { key: CLIENT_KEY, value: clientId },
     { key: STATE_KEY, value: 'queued' },
+    { key: CREATED_KEY, value: now },
     kind === 'tool' ? { key: TOOL_KEY, value: name } : { key: PIPELINE_KEY, value: name },
     ...(labels && Object.keys(labels).length
       ? [{ key: LABELS_KEY, value: Object.entries(labels).map(([k, v]) => `${k}=${v}`) }]

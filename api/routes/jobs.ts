@@ -16,7 +16,14 @@ import type { FieldError } from '../../config/input';
 import { retryJob } from '../../jobs/retry';
 import { submitJob, type SubmitRequest } from '../../jobs/submit';
 import { reviewUpdate } from '../../workflows/definitions';
-import { CLIENT_KEY, LABELS_KEY, PIPELINE_KEY, STATE_KEY, TOOL_KEY } from '../../workflows/search-attributes';
+import {
+  CLIENT_KEY,
+  CREATED_KEY,
+  LABELS_KEY,
+  PIPELINE_KEY,
+  STATE_KEY,
+  TOOL_KEY,
+} from '../../workflows/search-attributes';
 import type { JobState, JobStatus, ReviewDecision } from '../../workflows/types';
 import type { Principal } from '../auth';
 import type { ApiDeps } from '../deps';
@@ -376,7 +383,7 @@ export function listRequest(params: Record<string, unknown>, principal: Principa
     if (Number.isNaN(t)) {
       errors.push({ field, message: 'must be an ISO 8601 date or time with a zone, such as 2025-01-31T12:00:00Z' });
     } else {
-      conds.push(`StartTime ${op} ${quote(new Date(t).toISOString())}`); // both bounds exclusive
+      conds.push(`${CREATED_KEY.name} ${op} ${quote(new Date(t).toISOString())}`); // both bounds exclusive
     }
   }
 
@@ -395,7 +402,8 @@ export function listRequest(params: Record<string, unknown>, principal: Principa
   }
 
   if (errors.length) throw invalid(errors);
-  return { query: `${conds.join(' AND ')} ORDER BY StartTime DESC`, limit, pageToken };
+  // Submission time, not StartTime: a pipeline that continued as new keeps its place.
+  return { query: `${conds.join(' AND ')} ORDER BY ${CREATED_KEY.name} DESC`, limit, pageToken };
 }
 
 /** False once the frontend has refused ORDER BY (real Temporal with SQL visibility). */
@@ -462,10 +470,15 @@ function listItem(info: temporal.api.workflow.v1.IWorkflowExecutionInfo): Record
       EXECUTION_STATUS[Number(info.status)] ?? 'RUNNING',
     ),
     labels,
-    createdAt: optionalTsToDate(info.startTime)?.toISOString(),
+    createdAt: createdAt(read(CREATED_KEY.name)) ?? optionalTsToDate(info.startTime)?.toISOString(),
     ...(finishedAt ? { finishedAt: finishedAt.toISOString() } : {}),
     links: jobLinks(id),
   };
+}
+
+function createdAt(v: unknown): string | undefined {
+  const t = typeof v === 'string' || v instanceof Date ? new Date(v) : undefined;
+  return t && !Number.isNaN(t.getTime()) ? t.toISOString() : undefined;
 }
 
 // ---- Temporal errors ----

@@ -337,6 +337,21 @@ describe('GET /v1/jobs', () => {
     }
   });
 
+  it('lists a pipeline that continued as new once, in submission order, with its submission time', async () => {
+    const tag = `can${randomUUID().slice(0, 8)}`;
+    const chain = await ctx.jobs.submit(
+      { pipeline: 'chain', input: {}, labels: { batch: tag } },
+      { continueAsNewAfterEvents: 10 },
+    );
+    const later = await ctx.jobs.submit({ tool: 'slow_div', input: { x: 1, y: 1 }, labels: { batch: tag } });
+    const status = await ctx.jobs.finished(chain);
+    await ctx.jobs.finished(later);
+    const items = (await list('alice', `label=batch=${tag}`)).body.items;
+    // The chain's latest run started after `later`, but it was submitted first.
+    expect(items.map((i: any) => i.id)).toEqual([later, chain]);
+    expect(items[1].createdAt).toBe(status.createdAt);
+  });
+
   it('matches label values with quotes and backslashes literally', async () => {
     const tag = `q${randomUUID().slice(0, 8)}`;
     const value = `it's a \\ 'test' = "x" OR LonghaulClient != ''`;
