@@ -48,7 +48,8 @@ export function createApp(deps: ApiDeps): Express {
   app.get('/v1/openapi.json', (_req, res) => {
     res.json(doc);
   });
-  app.use('/v1/reviews', reviewLinkRoutes(deps));
+  // Review links carry their own credential; a per-address limit keeps anyone from hammering them.
+  app.use('/v1/reviews', rateLimit(deps.options?.reviewLinksPerMinute ?? 60), reviewLinkRoutes(deps));
 
   const v1 = express.Router();
   v1.use(requireAuth(deps.tokens));

@@ -8,6 +8,8 @@ import type { TokenStore } from './auth';
 export interface ApiOptions {
   /** Requests per minute per client (config api.rateLimitPerMinute, default 600). */
   rateLimitPerMinute?: number;
+  /** Requests per minute per remote address to the signed review links (default 60). */
+  reviewLinksPerMinute?: number;
   /** Largest accepted JSON body in bytes (config api.maxBodyBytes, default 1 MiB). */
   maxBodyBytes?: number;
   /** How often live streams (SSE events, followed logs) look for changes, in ms (default 500). */

@@ -74,7 +74,7 @@ describe('rate limit (token bucket)', () => {
 });
 
 describe('rate limit (API)', () => {
-  const ctx = useApiContext({ options: { rateLimitPerMinute: 3 } });
+  const ctx = useApiContext({ options: { rateLimitPerMinute: 3, reviewLinksPerMinute: 2 } });
 
   it('answers 429 with Retry-After once a client is over its limit; other clients are unaffected', async () => {
     const list = (who: 'alice' | 'bob') => fetch(`${ctx.baseUrl}/v1/jobs`, { headers: ctx.auth(who) });
@@ -94,5 +94,14 @@ describe('rate limit (API)', () => {
     expect(b.headers.get('ratelimit-limit')).toBe('3');
     // Unauthenticated requests are refused before they count.
     expect((await fetch(`${ctx.baseUrl}/v1/jobs`)).status).toBe(401);
+  });
+
+  it('limits review-link requests per address, whatever the token', async () => {
+    const link = (t: string) => fetch(`${ctx.baseUrl}/v1/reviews/${t}`);
+    expect((await link('aaaa.bbbb')).status).toBe(400);
+    expect((await link('cccc.dddd')).status).toBe(400);
+    const r = await link('eeee.ffff');
+    expect(r.status).toBe(429);
+    expect(Number(r.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
   });
 });
