@@ -365,8 +365,20 @@ export class Activities {
    */
   requestCancel(exec: Execution, scheduledId: number, completedEventId: number): boolean {
     const ai = exec.ms.activities[scheduledId];
-    if (!ai)
-      throw invalidArgument(`RequestCancelActivityTask: no pending activity with scheduled event id ${scheduledId}.`);
+    if (!ai) {
+      // The activity finished while this task ran and its result is still buffered: record the request, as
+      // Temporal does; the workflow then sees the result after it.
+      if (!exec.buffered.some((ev: any) => finishedScheduledId(ev) === scheduledId)) {
+        throw invalidArgument(`RequestCancelActivityTask: no pending activity with scheduled event id ${scheduledId}.`);
+      }
+      this.engine.append(
+        exec,
+        EventType.EVENT_TYPE_ACTIVITY_TASK_CANCEL_REQUESTED,
+        'activityTaskCancelRequestedEventAttributes',
+        { scheduledEventId: scheduledId, workflowTaskCompletedEventId: completedEventId },
+      );
+      return false;
+    }
     const ev = this.engine.append(
       exec,
       EventType.EVENT_TYPE_ACTIVITY_TASK_CANCEL_REQUESTED,
@@ -387,6 +399,16 @@ export class Activities {
     }
     return false;
   }
+}
+
+/** The scheduled event id of an activity result event (completed, failed, timed out, canceled), else undefined. */
+function finishedScheduledId(ev: any): number | undefined {
+  const a =
+    ev.activityTaskCompletedEventAttributes ??
+    ev.activityTaskFailedEventAttributes ??
+    ev.activityTaskTimedOutEventAttributes ??
+    ev.activityTaskCanceledEventAttributes;
+  return a ? Number(a.scheduledEventId) : undefined;
 }
 
 function durationOrZero(ms: number): any {

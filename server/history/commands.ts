@@ -58,8 +58,14 @@ export class Commands {
     engine.answerQueries(exec, req.queryResults, wft.seq);
 
     // A workflow may not close while events it has not seen are waiting: the task fails and
-    // a new one delivers them.
-    if (exec.buffered.length && commands.some((c) => TERMINAL.has(c.commandType))) {
+    // a new one delivers them. (A timer this task cancels never delivers its buffered firing.)
+    const canceledTimers = new Set(
+      commands
+        .filter((c) => c.commandType === CommandType.COMMAND_TYPE_CANCEL_TIMER)
+        .map((c) => c.cancelTimerCommandAttributes?.timerId),
+    );
+    const unseen = exec.buffered.filter((ev: any) => !canceledTimers.has(ev.timerFiredEventAttributes?.timerId));
+    if (unseen.length && commands.some((c) => TERMINAL.has(c.commandType))) {
       engine.failWft(exec, 'failed', { cause: Cause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND, identity });
       engine.routeWaitingQueries(exec);
       return result;
@@ -273,11 +279,16 @@ export class Commands {
       case CommandType.COMMAND_TYPE_CANCEL_TIMER: {
         const a = c.cancelTimerCommandAttributes;
         const t = ms.timers[a.timerId];
-        if (!t) return false;
+        // A timer that fired while this task ran has its TimerFired event still buffered: as in Temporal, the
+        // cancel wins and the buffered event is dropped, so the history says what the workflow saw.
+        const fired = t
+          ? undefined
+          : engine.removeBuffered(exec, (ev) => ev.timerFiredEventAttributes?.timerId === a.timerId);
+        if (!t && !fired) return false;
         delete ms.timers[a.timerId];
         engine.append(exec, EventType.EVENT_TYPE_TIMER_CANCELED, 'timerCanceledEventAttributes', {
           timerId: a.timerId,
-          startedEventId: t.startedId,
+          startedEventId: t ? t.startedId : Number(fired.timerFiredEventAttributes.startedEventId),
           workflowTaskCompletedEventId: completedId,
           identity,
         });

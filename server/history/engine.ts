@@ -254,6 +254,16 @@ export class Engine {
     this.dirty(exec);
   }
 
+  /** Takes the first buffered event matching `match` out of the buffer (it will never be written). */
+  removeBuffered(exec: Execution, match: (ev: any) => boolean): any | undefined {
+    const i = exec.buffered.findIndex(match);
+    if (i < 0) return undefined;
+    const [ev] = exec.buffered.splice(i, 1);
+    exec.ms.buffered.splice(i, 1);
+    this.dirty(exec);
+    return ev;
+  }
+
   /** Append buffered events in arrival order; returns how many were flushed. */
   flushBuffered(exec: Execution): number {
     const n = exec.buffered.length;

@@ -1,5 +1,15 @@
 // Workflows for test/server/timers.test.ts.
-import { CancellationScope, condition, defineSignal, isCancellation, setHandler, sleep } from '@temporalio/workflow';
+import {
+  ActivityCancellationType,
+  CancellationScope,
+  condition,
+  defineSignal,
+  isCancellation,
+  proxyActivities,
+  proxyLocalActivities,
+  setHandler,
+  sleep,
+} from '@temporalio/workflow';
 
 /** Sleeps `ms` and returns the elapsed workflow time (derived from server-provided task timestamps). */
 export async function measuredSleep(ms: number): Promise<number> {
@@ -30,4 +40,41 @@ export async function conditionWithTimeout(timeoutMs: number): Promise<boolean> 
   let unblocked = false;
   setHandler(unblockSignal, () => void (unblocked = true));
   return await condition(() => unblocked, timeoutMs);
+}
+
+export const goSignal = defineSignal('go');
+
+/** Waits up to 400 ms for `done`; on the "go" signal runs a 1 s local activity (keeping that workflow task open
+ * while the timer fires) and then sets `done`, so the task that cancels the timer is the one its firing raced. */
+export async function timerRacesSlowTask(): Promise<string> {
+  let go = false;
+  let done = false;
+  setHandler(goSignal, () => void (go = true));
+  const outcome = condition(() => done, 400).then((met) => (met ? 'cancelled' : 'fired'));
+  await condition(() => go);
+  await proxyLocalActivities<{ slowLocal(ms: number): Promise<void> }>({ startToCloseTimeout: '10s' }).slowLocal(1000);
+  done = true;
+  return outcome;
+}
+
+/** Starts a 300 ms activity; on "go" runs a 1 s local activity (the activity finishes meanwhile, its result
+ * buffered) and then cancels it, waiting for the cancellation to settle: the activity's result wins. */
+export async function activityRacesSlowTask(): Promise<string> {
+  let go = false;
+  setHandler(goSignal, () => void (go = true));
+  const scope = new CancellationScope();
+  const result = scope.run(() =>
+    proxyActivities<{ slowEcho(s: string): Promise<string> }>({
+      startToCloseTimeout: '10s',
+      cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+    }).slowEcho('done'),
+  );
+  await condition(() => go);
+  await proxyLocalActivities<{ slowLocal(ms: number): Promise<void> }>({ startToCloseTimeout: '10s' }).slowLocal(1000);
+  scope.cancel();
+  try {
+    return await result;
+  } catch (err) {
+    return isCancellation(err) ? 'cancelled' : 'failed';
+  }
 }
