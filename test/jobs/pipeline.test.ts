@@ -154,6 +154,16 @@ describe('pipeline workflow', () => {
     expect(fs.existsSync(path.join(ctx.config.dataDir, 'jobs', jobId, 'steps', 'divide', 'stdout.log'))).toBe(false);
   });
 
+  it('onFailure retry: runs a failed step again, up to `retries` more times', async () => {
+    // The tool itself has no retries (maximumAttempts 1); the step is run again by the pipeline.
+    const ok = await ctx.finished(await ctx.submit({ pipeline: 'retry_step', input: { failures: 2 } }));
+    expect(ok.state).toBe('succeeded');
+    expect(ok.steps[0]).toMatchObject({ state: 'succeeded', attempt: 3, result: { stdoutTail: 'ok attempt 3\n' } });
+    const failed = await ctx.finished(await ctx.submit({ pipeline: 'retry_step', input: { failures: 3 } }));
+    expect(failed.state).toBe('failed');
+    expect(failed.error).toMatchObject({ step: 'shaky', exitCode: 1 });
+  }, 30_000);
+
   it('continues as new on a long chain and keeps every step result', async () => {
     const jobId = await ctx.submit({ pipeline: 'chain', input: { y: 1 } }, { continueAsNewAfterEvents: 10 });
     const s = await ctx.finished(jobId);
