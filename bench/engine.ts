@@ -8,34 +8,28 @@
 // --warmup / BENCH_WARMUP (50), --timeout / BENCH_TIMEOUT_S (900 s for the whole run).
 // The last line of output is `BENCH_RESULT {json}` for scripts.
 import { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
-import { spawn } from 'node:child_process';
+import { bundleWorkflowCode, DefaultLogger, NativeConnection, Worker } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
-import fs from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import {
+  HISTORY_SAMPLE,
+  intOption,
+  meanHistoryEvents,
+  percentile,
+  readCpuMs,
+  readRss,
+  runBench,
+  type ServerProcess,
+} from './harness';
 import type { BenchActivities, oneActivity } from './workflows';
 
-const ROOT = path.resolve(__dirname, '..');
-const SERVER_BIN = path.join(ROOT, 'bin', 'longhaul-server');
 const TASK_QUEUE = 'bench';
-const HISTORY_SAMPLE = 20;
 
 interface Config {
   workflows: number;
   concurrency: number;
   warmup: number;
   timeoutMs: number;
-}
-
-interface ServerProcess {
-  address: string;
-  pid: number;
-  /** Rejects if the server exits before stop() is called. */
-  died: Promise<never>;
-  stop(): Promise<void>;
 }
 
 interface BenchResult {
@@ -57,20 +51,6 @@ interface BenchResult {
   workflowsPer1000Rpc: number;
 }
 
-/** Integer option from `--name N`, `--name=N` or an env var, else the default. */
-function intOption(name: string, envVar: string, dflt: number, min = 1): number {
-  const argv = process.argv.slice(2);
-  const flag = `--${name}`;
-  const i = argv.indexOf(flag);
-  const raw =
-    (i >= 0 ? argv[i + 1] : argv.find((a) => a.startsWith(`${flag}=`))?.slice(flag.length + 1)) ?? process.env[envVar];
-  if (raw === undefined || raw === '') return dflt;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min)
-    throw new Error(`${flag} / ${envVar} must be an integer >= ${min}, got '${raw}'`);
-  return n;
-}
-
 function readConfig(): Config {
   return {
     workflows: intOption('workflows', 'BENCH_WORKFLOWS', 2000),
@@ -78,91 +58,6 @@ function readConfig(): Config {
     warmup: intOption('warmup', 'BENCH_WARMUP', 50, 0),
     timeoutMs: intOption('timeout', 'BENCH_TIMEOUT_S', 900) * 1000,
   };
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
-
-/** Spawns longhaul-server on a free port with a SQLite file in `dir` and waits until it accepts TCP connections. */
-async function startServer(dir: string): Promise<ServerProcess> {
-  const port = await freePort();
-  const logPath = path.join(dir, 'server.log');
-  const logFd = fs.openSync(logPath, 'a');
-  const child = spawn(
-    process.execPath,
-    // BENCH_SERVER_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", profiles the server.
-    [
-      ...(process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
-      SERVER_BIN,
-      '--port',
-      String(port),
-      '--db-filename',
-      path.join(dir, 'bench.db'),
-    ],
-    {
-      cwd: ROOT,
-      stdio: ['ignore', logFd, logFd],
-    },
-  );
-  fs.closeSync(logFd); // the child holds its own copy
-
-  let stopping = false;
-  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
-  const died = new Promise<never>((_, reject) => {
-    child.once('error', (err) => reject(new Error(`failed to spawn longhaul-server: ${err.message}`)));
-    child.once('exit', (code, signal) => {
-      if (!stopping) reject(new Error(`longhaul-server exited unexpectedly (code ${code}, signal ${signal})`));
-    });
-  });
-  died.catch(() => {}); // observed via Promise.race; avoid unhandled rejections after a normal stop
-  // Never leave a server behind, even if this process dies abruptly.
-  const killOnExit = (): void => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  };
-  process.once('exit', killOnExit);
-
-  const stop = async (): Promise<void> => {
-    stopping = true;
-    process.removeListener('exit', killOnExit);
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(timer);
-  };
-
-  const deadline = Date.now() + 30_000;
-  const alive = (): boolean => child.exitCode === null && child.signalCode === null;
-  while (!(await canConnect(port))) {
-    if (!alive()) throw new Error(`longhaul-server exited before listening (code ${child.exitCode})`);
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`longhaul-server did not listen on port ${port} within 30 s`);
-    }
-    await sleep(50);
-  }
-  return { address: `127.0.0.1:${port}`, pid: child.pid!, died, stop };
 }
 
 /**
@@ -187,38 +82,6 @@ async function noopRpcRate(connection: Connection, concurrency: number, calls = 
 
 /** BENCH_EAGER=0 turns off eager workflow start (then the client uses its own gRPC connection). */
 const EAGER = process.env.BENCH_EAGER !== '0';
-
-/** CPU time (user + system) a process has used, in ms, from /proc (Linux only; null elsewhere). */
-function readCpuMs(pid: number): number | null {
-  try {
-    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    const ticks = Number(fields[11]) + Number(fields[12]);
-    return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
-  } catch {
-    return null;
-  }
-}
-
-/** Current and peak resident set size of a process in MB, from /proc (Linux only; null elsewhere). */
-function readRss(pid: number): { rssMb: number | null; peakMb: number | null } {
-  try {
-    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = (field: string): number | null => {
-      const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
-      return m ? Number(m[1]) / 1024 : null;
-    };
-    return { rssMb: kb('VmRSS'), peakMb: kb('VmHWM') };
-  } catch {
-    return { rssMb: null, peakMb: null };
-  }
-}
-
-/** Nearest-rank percentile of an ascending-sorted array. */
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  const rank = Math.ceil((p / 100) * sorted.length);
-  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1];
-}
 
 /**
  * Runs `count` oneActivity workflows with at most `concurrency` in flight: each lane starts a workflow and waits
@@ -251,16 +114,6 @@ async function runWorkflows(
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, count) }, lane));
   return { latencies, ids };
-}
-
-/** Mean number of history events over an evenly spaced sample of the given workflows. */
-async function meanHistoryEvents(client: Client, ids: string[]): Promise<number> {
-  const n = Math.min(HISTORY_SAMPLE, ids.length);
-  const sample = Array.from({ length: n }, (_, k) => ids[Math.floor((k * ids.length) / n)]);
-  const counts = await Promise.all(
-    sample.map(async (id) => (await client.workflow.getHandle(id).fetchHistory()).events?.length ?? 0),
-  );
-  return counts.reduce((a, b) => a + b, 0) / n;
 }
 
 async function runBenchmark(server: ServerProcess, cfg: Config, log: (msg: string) => void): Promise<BenchResult> {
@@ -380,49 +233,10 @@ function report(r: BenchResult): void {
   console.log(`BENCH_RESULT ${JSON.stringify(r)}`);
 }
 
-async function main(): Promise<number> {
-  const cfg = readConfig();
-  let lastLog = '';
-  const log = (msg: string): void => {
-    lastLog = msg.trim();
-    console.error(`[bench] ${msg}`);
-  };
-  Runtime.install({ logger: new DefaultLogger('WARN') });
-
-  const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'longhaul-bench-'));
-  let server: ServerProcess | undefined;
-  let ok = false;
-  let watchdog: NodeJS.Timeout | undefined;
-  try {
-    log(`starting longhaul-server (db ${path.join(tmpDir, 'bench.db')}) ...`);
-    server = await startServer(tmpDir);
-    const timedOut = new Promise<never>((_, reject) => {
-      watchdog = setTimeout(
-        () => reject(new Error(`benchmark timed out after ${cfg.timeoutMs / 1000} s (last progress: ${lastLog})`)),
-        cfg.timeoutMs,
-      );
-    });
-    // Fail fast if the server dies or the run hangs.
-    const result = await Promise.race([runBenchmark(server, cfg, log), server.died, timedOut]);
-    report(result);
-    ok = true;
-    return 0;
-  } catch (err) {
-    console.error(`[bench] FAILED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-    console.error(`[bench] server log: ${path.join(tmpDir, 'server.log')} (temp dir kept)`);
-    return 1;
-  } finally {
-    clearTimeout(watchdog);
-    await server?.stop();
-    if (ok) fs.rmSync(tmpDir, { recursive: true, force: true });
-  }
-}
-
-// Exit explicitly: after a failure, in-flight gRPC calls or worker pollers could otherwise keep the process alive.
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+const cfg = readConfig();
+runBench({
+  tmpPrefix: 'longhaul-bench-',
+  timeoutMs: cfg.timeoutMs,
+  run: (server, _tmpDir, log) => runBenchmark(server, cfg, log),
+  report,
+});

@@ -17,12 +17,9 @@
 // Both workers get the same settings and neither start uses eager start, so the phases differ only in the workflow.
 // The last line of output is `BENCH_RESULT {json}` for scripts.
 import { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
-import { spawn } from 'node:child_process';
+import { bundleWorkflowCode, DefaultLogger, NativeConnection, Worker } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { loadConfig, type LongHaulConfig } from '../config/load';
@@ -30,16 +27,24 @@ import { ensureSearchAttributes } from '../jobs/search-attributes';
 import { submitJob, type SubmitRequest } from '../jobs/submit';
 import { createLonghaulWorker } from '../worker/worker';
 import type { JobStatus } from '../workflows/types';
+import {
+  intOption,
+  meanHistoryEvents,
+  percentile,
+  readChildrenCpuMs,
+  readCpuMs,
+  readRss,
+  ROOT,
+  runBench,
+  type ServerProcess,
+} from './harness';
 import type { BenchActivities, oneActivity } from './workflows';
 
-const ROOT = path.resolve(__dirname, '..');
-const SERVER_BIN = path.join(ROOT, 'bin', 'longhaul-server');
 const CONFIG_FILE = path.join(ROOT, 'longhaul.config.yaml');
 const PLAIN_TASK_QUEUE = 'bench-plain';
 const JOBS_TASK_QUEUE = 'bench-jobs';
 const SECRET = 'longhaul-bench-secret-0123456789'; // 32 characters
 const CLIENT_ID = 'bench';
-const HISTORY_SAMPLE = 20;
 
 /** The same worker settings for the plain and the longhaul worker (those of bench/engine.ts). */
 const WORKER_TUNING = {
@@ -57,14 +62,6 @@ interface Config {
   pipelineIds: number;
   warmup: number;
   timeoutMs: number;
-}
-
-interface ServerProcess {
-  address: string;
-  pid: number;
-  /** Rejects if the server exits before stop() is called. */
-  died: Promise<never>;
-  stop(): Promise<void>;
 }
 
 type PhaseName = 'plain' | 'jobs' | 'pipelines';
@@ -108,20 +105,6 @@ interface BenchResult {
   serverPeakRssMb: number | null;
 }
 
-/** Integer option from `--name N`, `--name=N` or an env var, else the default. */
-function intOption(name: string, envVar: string, dflt: number, min = 1): number {
-  const argv = process.argv.slice(2);
-  const flag = `--${name}`;
-  const i = argv.indexOf(flag);
-  const raw =
-    (i >= 0 ? argv[i + 1] : argv.find((a) => a.startsWith(`${flag}=`))?.slice(flag.length + 1)) ?? process.env[envVar];
-  if (raw === undefined || raw === '') return dflt;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min)
-    throw new Error(`${flag} / ${envVar} must be an integer >= ${min}, got '${raw}'`);
-  return n;
-}
-
 function readConfig(): Config {
   return {
     jobs: intOption('jobs', 'BENCH_JOBS', 300),
@@ -131,138 +114,6 @@ function readConfig(): Config {
     warmup: intOption('warmup', 'BENCH_WARMUP', 20, 0),
     timeoutMs: intOption('timeout', 'BENCH_TIMEOUT_S', 300) * 1000,
   };
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
-
-/** Spawns longhaul-server on a free port with a SQLite file in `dir` and waits until it accepts TCP connections. */
-async function startServer(dir: string): Promise<ServerProcess> {
-  const port = await freePort();
-  const logPath = path.join(dir, 'server.log');
-  const logFd = fs.openSync(logPath, 'a');
-  const child = spawn(
-    process.execPath,
-    // BENCH_SERVER_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", profiles the server.
-    [
-      ...(process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
-      SERVER_BIN,
-      '--port',
-      String(port),
-      '--db-filename',
-      path.join(dir, 'bench.db'),
-    ],
-    {
-      cwd: ROOT,
-      stdio: ['ignore', logFd, logFd],
-    },
-  );
-  fs.closeSync(logFd); // the child holds its own copy
-
-  let stopping = false;
-  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
-  const died = new Promise<never>((_, reject) => {
-    child.once('error', (err) => reject(new Error(`failed to spawn longhaul-server: ${err.message}`)));
-    child.once('exit', (code, signal) => {
-      if (!stopping) reject(new Error(`longhaul-server exited unexpectedly (code ${code}, signal ${signal})`));
-    });
-  });
-  died.catch(() => {}); // observed via Promise.race; avoid unhandled rejections after a normal stop
-  // Never leave a server behind, even if this process dies abruptly.
-  const killOnExit = (): void => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  };
-  process.once('exit', killOnExit);
-
-  const stop = async (): Promise<void> => {
-    stopping = true;
-    process.removeListener('exit', killOnExit);
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(timer);
-  };
-
-  const deadline = Date.now() + 30_000;
-  const alive = (): boolean => child.exitCode === null && child.signalCode === null;
-  while (!(await canConnect(port))) {
-    if (!alive()) throw new Error(`longhaul-server exited before listening (code ${child.exitCode})`);
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`longhaul-server did not listen on port ${port} within 30 s`);
-    }
-    await sleep(50);
-  }
-  return { address: `127.0.0.1:${port}`, pid: child.pid!, died, stop };
-}
-
-/** Fields after the command name in /proc/<pid>/stat (Linux only; null elsewhere). */
-function procStat(pid: number | 'self'): string[] | null {
-  try {
-    const text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return text.slice(text.lastIndexOf(')') + 2).split(' ');
-  } catch {
-    return null;
-  }
-}
-
-// USER_HZ is 100 on Linux.
-const ticksToMs = (fields: string[], a: number, b: number): number =>
-  ((Number(fields[a]) + Number(fields[b])) * 1000) / 100;
-
-/** CPU time (user + system) a process has used, in ms. */
-function readCpuMs(pid: number): number | null {
-  const f = procStat(pid);
-  return f ? ticksToMs(f, 11, 12) : null;
-}
-
-/** CPU time (user + system) of this process's children that have exited and been waited for (the tools), in ms. */
-function readChildrenCpuMs(): number | null {
-  const f = procStat('self');
-  return f ? ticksToMs(f, 13, 14) : null;
-}
-
-/** Current and peak resident set size of a process in MB, from /proc (Linux only; null elsewhere). */
-function readRss(pid: number): { rssMb: number | null; peakMb: number | null } {
-  try {
-    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = (field: string): number | null => {
-      const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
-      return m ? Number(m[1]) / 1024 : null;
-    };
-    return { rssMb: kb('VmRSS'), peakMb: kb('VmHWM') };
-  } catch {
-    return { rssMb: null, peakMb: null };
-  }
-}
-
-/** Nearest-rank percentile of an ascending-sorted array. */
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  const rank = Math.ceil((p / 100) * sorted.length);
-  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1];
 }
 
 /**
@@ -290,16 +141,6 @@ async function runItems(
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, count) }, lane));
   return { latencies, ids };
-}
-
-/** Mean number of history events over an evenly spaced sample of the given workflows. */
-async function meanHistoryEvents(client: Client, ids: string[]): Promise<number> {
-  const n = Math.min(HISTORY_SAMPLE, ids.length);
-  const sample = Array.from({ length: n }, (_, k) => ids[Math.floor((k * ids.length) / n)]);
-  const counts = await Promise.all(
-    sample.map(async (id) => (await client.workflow.getHandle(id).fetchHistory()).events?.length ?? 0),
-  );
-  return counts.reduce((a, b) => a + b, 0) / n;
 }
 
 /** Runs one measured phase and takes its figures: wall time, latencies and the CPU used meanwhile. */
@@ -529,49 +370,10 @@ function report(r: BenchResult): void {
   console.log(`BENCH_RESULT ${JSON.stringify(r)}`);
 }
 
-async function main(): Promise<number> {
-  const cfg = readConfig();
-  let lastLog = '';
-  const log = (msg: string): void => {
-    lastLog = msg.trim();
-    console.error(`[bench] ${msg}`);
-  };
-  Runtime.install({ logger: new DefaultLogger('WARN') });
-
-  const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'longhaul-bench-jobs-'));
-  let server: ServerProcess | undefined;
-  let ok = false;
-  let watchdog: NodeJS.Timeout | undefined;
-  try {
-    log(`starting longhaul-server (db ${path.join(tmpDir, 'bench.db')}) ...`);
-    server = await startServer(tmpDir);
-    const timedOut = new Promise<never>((_, reject) => {
-      watchdog = setTimeout(
-        () => reject(new Error(`benchmark timed out after ${cfg.timeoutMs / 1000} s (last progress: ${lastLog})`)),
-        cfg.timeoutMs,
-      );
-    });
-    // Fail fast if the server dies or the run hangs.
-    const result = await Promise.race([runBenchmark(server, cfg, tmpDir, log), server.died, timedOut]);
-    report(result);
-    ok = true;
-    return 0;
-  } catch (err) {
-    console.error(`[bench] FAILED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-    console.error(`[bench] server log and job files: ${tmpDir} (temp dir kept)`);
-    return 1;
-  } finally {
-    clearTimeout(watchdog);
-    await server?.stop();
-    if (ok) fs.rmSync(tmpDir, { recursive: true, force: true });
-  }
-}
-
-// Exit explicitly: after a failure, in-flight gRPC calls or worker pollers could otherwise keep the process alive.
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+const cfg = readConfig();
+runBench({
+  tmpPrefix: 'longhaul-bench-jobs-',
+  timeoutMs: cfg.timeoutMs,
+  run: (server, tmpDir, log) => runBenchmark(server, cfg, tmpDir, log),
+  report,
+});
