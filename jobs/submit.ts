@@ -16,9 +16,9 @@ import type {
   PipelineInput,
   ReviewSpec,
   StepResult,
-  StepStatus,
   ToolSpec,
 } from '../workflows/types';
+import { pipelineJobStatus, toolJobStatus } from '../workflows/initial-status';
 import { jobIdForKey, newJobId } from './ids';
 
 export interface SubmitRequest {
@@ -162,14 +162,7 @@ export async function submitJob(
   };
   if (req.idempotencyKey && (await sameRequest(client, jobId, fingerprint)))
     return { jobId, kind, name, created: false };
-  const status = initialStatus(
-    meta,
-    kind,
-    name,
-    kind === 'tool'
-      ? toolSteps(name, review ?? tools[0].review)
-      : pipelineSteps(opts.pipelineSpec ?? config.pipelines.get(name)!.spec, opts.reuse),
-  );
+  let status: JobStatus;
   try {
     if (kind === 'tool') {
       const input: JobInput = {
@@ -178,6 +171,7 @@ export async function submitJob(
         input: checked.ok ? checked.value : {},
         review,
       };
+      status = toolJobStatus(input);
       await client.workflow.start('job', { ...common, args: [input] });
     } else {
       const input: PipelineInput = {
@@ -187,6 +181,7 @@ export async function submitJob(
         reuse: opts.reuse,
         continueAsNewAfterEvents: opts.continueAsNewAfterEvents,
       };
+      status = pipelineJobStatus(input);
       await client.workflow.start('pipeline', { ...common, args: [input] });
     }
     // A concurrent submission with the same key gets the same id; USE_EXISTING makes it join that run.
@@ -198,42 +193,6 @@ export async function submitJob(
     }
     throw err;
   }
-}
-
-/** The status a job starts with; mirrors the `job` and `pipeline` workflows (and JobTracker's constructor). */
-function initialStatus(meta: JobMeta, kind: 'tool' | 'pipeline', name: string, steps: StepStatus[]): JobStatus {
-  return {
-    jobId: meta.jobId,
-    kind,
-    name,
-    clientId: meta.clientId,
-    labels: meta.labels ?? {},
-    state: 'queued',
-    steps,
-    reviews: [],
-    createdAt: meta.submittedAt,
-    ...(meta.notBefore ? { notBefore: meta.notBefore } : {}),
-    ...(meta.retryOf ? { retryOf: meta.retryOf } : {}),
-  };
-}
-
-function toolSteps(tool: string, review: ReviewSpec | undefined): StepStatus[] {
-  const steps: StepStatus[] = [{ id: 'run', kind: 'tool', tool, state: 'pending' }];
-  if (review) steps.push({ id: 'review', kind: 'review', state: 'pending' });
-  return steps;
-}
-
-function pipelineSteps(spec: PipelineInput['pipeline'], reuse: Record<string, StepResult> = {}): StepStatus[] {
-  return spec.steps.map((s) => {
-    const step: StepStatus = {
-      id: s.id,
-      kind: s.review ? 'review' : s.forEach ? 'forEach' : 'tool',
-      ...(s.tool ? { tool: s.tool } : {}),
-      state: 'pending',
-    };
-    const reused = reuse[s.id];
-    return reused ? { ...step, state: 'succeeded', result: reused, reused: true, progress: 1 } : step;
-  });
 }
 
 /** Whether the keyed job exists; a 409 when it was made by a different request. */

@@ -3,16 +3,7 @@
 import { condition, setHandler, upsertSearchAttributes, workflowInfo, ApplicationFailure } from '@temporalio/workflow';
 import { progressSignal, reviewSignal, reviewUpdate, statusQuery } from './definitions';
 import { STATE_KEY } from './search-attributes';
-import type {
-  JobError,
-  JobMeta,
-  JobState,
-  JobStatus,
-  ReviewDecision,
-  ReviewRecord,
-  ReviewRequest,
-  StepStatus,
-} from './types';
+import type { JobError, JobState, JobStatus, ReviewDecision, ReviewRecord, ReviewRequest, StepStatus } from './types';
 
 export class JobTracker {
   readonly status: JobStatus;
@@ -22,20 +13,9 @@ export class JobTracker {
   private readonly versionBase: number;
   private version: number;
 
-  constructor(meta: JobMeta, kind: JobStatus['kind'], name: string, steps: StepStatus[], carried?: JobStatus) {
-    this.status = carried ?? {
-      jobId: meta.jobId,
-      kind,
-      name,
-      clientId: meta.clientId,
-      labels: meta.labels ?? {},
-      state: 'queued',
-      steps,
-      reviews: [],
-      createdAt: meta.submittedAt,
-      notBefore: meta.notBefore,
-      retryOf: meta.retryOf,
-    };
+  /** `initial` is the status the job starts with; `carried`, the status carried over continue-as-new. */
+  constructor(initial: JobStatus, carried?: JobStatus) {
+    this.status = carried ?? initial;
     this.versionBase = carried?.version ?? 0;
     this.version = this.versionBase;
     // A review that was pending when the run continued as new is pending again.

@@ -4,50 +4,46 @@
 import { isCancellation, sleep } from '@temporalio/workflow';
 import { toMs } from './durations';
 import { jobFailure, toJobError } from './errors';
+import { REVIEW_STEP, RUN_STEP, toolJobStatus } from './initial-status';
 import { JobTracker, selfId } from './job-tracker';
 import { notifyFinished, notifyReview } from './notify';
 import { runTool } from './tool-step';
-import type { JobInput, JobStatus, StepStatus } from './types';
-
-const RUN = 'run';
-const REVIEW = 'review';
+import type { JobInput, JobStatus } from './types';
 
 export async function job(input: JobInput): Promise<JobStatus> {
   const review = input.review ?? input.tool.review;
-  const steps: StepStatus[] = [{ id: RUN, kind: 'tool', tool: input.tool.name, state: 'pending' }];
-  if (review) steps.push({ id: REVIEW, kind: 'review', state: 'pending' });
-  const t = new JobTracker(input, 'tool', input.tool.name, steps);
+  const t = new JobTracker(toolJobStatus(input));
   try {
     await waitUntil(t, input.notBefore);
     const result = await runTool(
       {
         jobId: input.jobId,
-        stepId: RUN,
+        stepId: RUN_STEP,
         tool: input.tool,
         input: input.input,
         resourceCapacities: input.resourceCapacities,
       },
       {
-        onQueued: (reason) => t.queueStep(RUN, reason),
-        onStarted: () => t.startStep(RUN),
+        onQueued: (reason) => t.queueStep(RUN_STEP, reason),
+        onStarted: () => t.startStep(RUN_STEP),
         progressTo: { workflowId: selfId() },
       },
     );
-    t.finishStep(RUN, 'succeeded', { result });
+    t.finishStep(RUN_STEP, 'succeeded', { result });
     t.status.result = result;
     if (review) {
-      const decision = await t.awaitReview(REVIEW, {
+      const decision = await t.awaitReview(REVIEW_STEP, {
         message: review.message,
         timeoutMs: review.timeout !== undefined ? toMs(review.timeout) : undefined,
         default: review.default,
-        onRequested: async (r) => void notifyReview(review.notify ?? input.notify, t.status, REVIEW, r.expiresAt),
+        onRequested: async (r) => void notifyReview(review.notify ?? input.notify, t.status, REVIEW_STEP, r.expiresAt),
       });
       if (decision.decision === 'reject') {
-        const error = { message: rejectionMessage(decision), type: 'ReviewRejected', step: REVIEW };
-        t.finishStep(REVIEW, 'failed', { error, result: { value: decision } });
+        const error = { message: rejectionMessage(decision), type: 'ReviewRejected', step: REVIEW_STEP };
+        t.finishStep(REVIEW_STEP, 'failed', { error, result: { value: decision } });
         throw jobFailure(error);
       }
-      t.finishStep(REVIEW, 'succeeded', { result: { value: decision } });
+      t.finishStep(REVIEW_STEP, 'succeeded', { result: { value: decision } });
     }
     t.setState('succeeded');
   } catch (err) {
@@ -58,8 +54,8 @@ export async function job(input: JobInput): Promise<JobStatus> {
       throw err;
     }
     if (t.status.state !== 'failed') {
-      const error = toJobError(err, RUN);
-      const step = t.step(error.step ?? RUN);
+      const error = toJobError(err, RUN_STEP);
+      const step = t.step(error.step ?? RUN_STEP);
       if (step && step.state !== 'failed') t.finishStep(step.id, 'failed', { error });
       endSteps(t, 'skipped');
       t.fail(error);

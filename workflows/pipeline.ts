@@ -20,28 +20,17 @@ import { toMs } from './durations';
 import { jobFailure, toJobError } from './errors';
 import { fanOut } from './fan-out';
 import { endSteps, rejectionMessage, waitUntil } from './job';
+import { pipelineJobStatus } from './initial-status';
 import { JobTracker, selfId } from './job-tracker';
 import { notifyFinished, notifyReview } from './notify';
 import { stdinFor } from './stdin';
 import { resolveTemplates } from './templates';
 import { runTool } from './tool-step';
-import type { JobError, JobStatus, PipelineInput, StepResult, StepSpec, StepStatus } from './types';
+import type { JobError, JobStatus, PipelineInput, StepResult, StepSpec } from './types';
 
 export async function pipeline(input: PipelineInput): Promise<JobStatus> {
   const spec = input.pipeline;
-  const initial: StepStatus[] = spec.steps.map((s) => ({
-    id: s.id,
-    kind: s.review ? 'review' : s.forEach ? 'forEach' : 'tool',
-    tool: s.tool,
-    state: 'pending',
-  }));
-  const t = new JobTracker(input, 'pipeline', spec.name, initial, input.carried);
-  if (!input.carried) {
-    for (const [id, result] of Object.entries(input.reuse ?? {})) {
-      const st = t.step(id);
-      if (st) Object.assign(st, { state: 'succeeded', result, reused: true, progress: 1 });
-    }
-  }
+  const t = new JobTracker(pipelineJobStatus(input), input.carried);
   setHandler(fanOutProgressSignal, (p) => {
     const st = t.step(p.stepId);
     if (!st || st.state !== 'running') return;
