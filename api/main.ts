@@ -1,10 +1,10 @@
 // `npm run api`: the HTTP API on PORT (default 8080), talking to TEMPORAL_ADDRESS. Without any configured token it
 // makes a development token for client "dev" and prints it, so a fresh `npm start` is usable at once.
 import type { Connection } from '@temporalio/client';
-import fs from 'node:fs';
 import path from 'node:path';
 import pino from 'pino';
 import { loadConfig } from '../config/load';
+import { readOrCreateSecret } from '../config/secret-file';
 import { connectClient } from '../jobs/connection';
 import { ensureSearchAttributes } from '../jobs/search-attributes';
 import { createApp } from './app';
@@ -36,17 +36,9 @@ export async function runApi(env: NodeJS.ProcessEnv = process.env): Promise<void
   process.on('SIGTERM', stop);
 }
 
-/** The development token, kept in the data directory (mode 0600) so it survives restarts. */
+/** The development token, kept in the data directory so it survives restarts. */
 function devToken(dataDir: string): string {
-  const file = path.join(dataDir, 'dev-token');
-  try {
-    return fs.readFileSync(file, 'utf8').trim();
-  } catch {
-    fs.mkdirSync(dataDir, { recursive: true });
-    const token = newToken();
-    fs.writeFileSync(file, token + '\n', { mode: 0o600 });
-    return token;
-  }
+  return readOrCreateSecret(path.join(dataDir, 'dev-token'), newToken);
 }
 
 if (require.main === module) {

@@ -9,6 +9,7 @@ import type { z } from 'zod';
 import { toMs } from '../workflows/durations';
 import type { PipelineSpec, StepSpec, ToolSpec } from '../workflows/types';
 import { compileInputSchema, type InputValidator } from './input';
+import { readOrCreateSecret } from './secret-file';
 import { configSchema, type ConfigFile, type PipelineConfig, type ToolConfig } from './schema';
 
 export class ConfigError extends Error {
@@ -305,20 +306,8 @@ function zodProblems(err: z.ZodError): string[] {
   return err.issues.map((i) => `${i.path.join('.') || '(top level)'}: ${i.message}`);
 }
 
-/** A secret generated on first use and kept in the data directory (mode 0600), so restarts keep links valid.
+/** The HMAC secret generated on first use and kept in the data directory, so restarts keep links valid.
  * Several machines must share it (or set LONGHAUL_SECRET). */
 function persistentSecret(dataDir: string): string {
-  const file = path.join(dataDir, 'secret');
-  try {
-    return fs.readFileSync(file, 'utf8').trim();
-  } catch {
-    fs.mkdirSync(dataDir, { recursive: true });
-    const secret = randomBytes(32).toString('base64url');
-    try {
-      fs.writeFileSync(file, secret + '\n', { mode: 0o600, flag: 'wx' });
-      return secret;
-    } catch {
-      return fs.readFileSync(file, 'utf8').trim(); // another process won the race
-    }
-  }
+  return readOrCreateSecret(path.join(dataDir, 'secret'), () => randomBytes(32).toString('base64url'));
 }
