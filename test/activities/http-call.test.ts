@@ -1,6 +1,4 @@
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import { MockActivityEnvironment } from '@temporalio/testing';
-import { DefaultLogger } from '@temporalio/worker';
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -10,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ActivityDeps } from '../../activities/deps';
 import { createHttpCall } from '../../activities/http-call';
 import type { HttpCallRequest, ToolSpec } from '../../workflows/types';
+import { activityEnv, failure, runActivity as run } from '../helpers/activities';
 
 let dataDir: string;
 let base: string;
@@ -74,11 +73,7 @@ function deps(): ActivityDeps {
   return { dataDir, secret: 's', publicUrl: 'http://localhost' };
 }
 
-function env(info: Record<string, unknown> = {}): MockActivityEnvironment {
-  return new MockActivityEnvironment({ startToCloseTimeoutMs: 30_000, heartbeatTimeoutMs: 3_000, ...info } as any, {
-    logger: new DefaultLogger('ERROR'),
-  });
-}
+const env = (info: Record<string, unknown> = {}) => activityEnv({ startToCloseTimeoutMs: 30_000, ...info });
 
 function tool(http: ToolSpec['http'], name = 'api'): ToolSpec {
   return { name, kind: 'http', timeout: '30s', heartbeat: '10s', retry: {}, http };
@@ -95,24 +90,6 @@ function request(
 
 function lastSeen() {
   return seen[seen.length - 1];
-}
-
-/** env.run with the activity's own argument and result types. */
-function run<A extends unknown[], R>(
-  e: MockActivityEnvironment,
-  fn: (...args: A) => Promise<R>,
-  ...args: NoInfer<A>
-): Promise<R> {
-  return e.run(fn, ...args) as Promise<R>;
-}
-
-async function failure(p: Promise<unknown>): Promise<any> {
-  try {
-    await p;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected a failure');
 }
 
 describe('httpCall', () => {

@@ -1,13 +1,9 @@
 // readItems and collectResults, the fan-out activities; items are produced by running the example tools through
 // runCommand so collectResults sees exactly what real fan-out items leave behind.
-import type { Info } from '@temporalio/activity';
-import { ApplicationFailure, type Logger } from '@temporalio/common';
-import { MockActivityEnvironment } from '@temporalio/testing';
+import { ApplicationFailure } from '@temporalio/common';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ActivityDeps } from '../../activities/deps';
+import { describe, expect, it } from 'vitest';
 import { createItemActivities, splitItems } from '../../activities/items';
 import { resolveJobPath } from '../../activities/job-files';
 import { createRunCommand } from '../../activities/run-command';
@@ -19,32 +15,16 @@ import type {
   StepResult,
   ToolSpec,
 } from '../../workflows/types';
+import { activityDeps, activityEnv, failure, useTempDir } from '../helpers/activities';
 
 const TOOLS = path.resolve(__dirname, '../../examples/tools');
 const FASTA = path.resolve(__dirname, '../../examples/data/sequences.fasta');
 
 let dataDir: string;
-beforeAll(() => {
-  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'longhaul-items-'));
-});
-afterAll(() => {
-  fs.rmSync(dataDir, { recursive: true, force: true });
-});
+useTempDir('longhaul-items-', (dir) => (dataDir = dir));
 
-const quiet: Logger = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
-
-function deps(): ActivityDeps {
-  return { dataDir, secret: 's', publicUrl: 'http://localhost' };
-}
-
-function env(info: Partial<Info> = {}): MockActivityEnvironment {
-  return new MockActivityEnvironment(
-    { startToCloseTimeoutMs: 60_000, heartbeatTimeoutMs: 3_000, ...info },
-    {
-      logger: quiet,
-    },
-  );
-}
+const deps = () => activityDeps(dataDir);
+const env = activityEnv;
 
 function readItems(req: ReadItemsRequest): Promise<ReadItemsResult> {
   return env().run(createItemActivities(deps()).readItems, req) as Promise<ReadItemsResult>;
@@ -64,15 +44,6 @@ function jobFile(name: string, content: string): string {
   fs.mkdirSync(path.dirname(abs), { recursive: true });
   fs.writeFileSync(abs, content);
   return `job-it/${name}`;
-}
-
-async function failure(p: Promise<unknown>): Promise<any> {
-  try {
-    await p;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected a failure');
 }
 
 const tool = (over: Partial<ToolSpec> & { command: string[] }): ToolSpec => ({

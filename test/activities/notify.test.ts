@@ -1,6 +1,5 @@
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import { MockActivityEnvironment } from '@temporalio/testing';
-import { DefaultLogger } from '@temporalio/worker';
+import type { MockActivityEnvironment } from '@temporalio/testing';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
@@ -9,6 +8,7 @@ import type { ActivityDeps } from '../../activities/deps';
 import { createNotify } from '../../activities/notify';
 import { verifyReviewToken, verifyWebhookSignature } from '../../jobs/review-links';
 import type { JobStatus, NotifyRequest } from '../../workflows/types';
+import { activityEnv, failure, runActivity as run } from '../helpers/activities';
 
 const secret = 'notify-secret';
 const publicUrl = 'http://jobs.example.test:8080/';
@@ -39,34 +39,12 @@ const reviewStatus = status({
 });
 
 function env(info: Record<string, unknown> = {}): MockActivityEnvironment {
-  return new MockActivityEnvironment(
-    {
-      activityId: '7',
-      workflowExecution: { workflowId: 'job-42', runId: 'run-1' },
-      startToCloseTimeoutMs: 60_000,
-      ...info,
-    } as any,
-    // Expected failures would each log a warning.
-    { logger: new DefaultLogger('ERROR') },
-  );
-}
-
-/** env.run with the activity's own argument and result types. */
-function run<A extends unknown[], R>(
-  e: MockActivityEnvironment,
-  fn: (...args: A) => Promise<R>,
-  ...args: NoInfer<A>
-): Promise<R> {
-  return e.run(fn, ...args) as Promise<R>;
-}
-
-async function failure(p: Promise<unknown>): Promise<any> {
-  try {
-    await p;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected a failure');
+  return activityEnv({
+    activityId: '7',
+    workflowExecution: { workflowId: 'job-42', runId: 'run-1' },
+    heartbeatTimeoutMs: undefined,
+    ...info,
+  });
 }
 
 // ---- a real SMTP server ----

@@ -1,13 +1,11 @@
 // runCommand against the example tools, in a MockActivityEnvironment with a temporary data directory; plus the
 // pure helpers it is built from (argv templates, progress parsing and throttling).
-import type { Info } from '@temporalio/activity';
-import { ApplicationFailure, CancelledFailure, type Logger } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { expandArgv, expandString, shellCommand } from '../../activities/argv';
 import type { ActivityDeps } from '../../activities/deps';
 import { resolveJobPath, stepPath } from '../../activities/job-files';
@@ -15,32 +13,16 @@ import { processAlive, writePidFile } from '../../activities/process-group';
 import { parseProgress, ProgressReporter, type ProgressUpdate } from '../../activities/progress';
 import { createRunCommand } from '../../activities/run-command';
 import type { ProgressReport, RunCommandRequest, StepResult, ToolSpec } from '../../workflows/types';
+import { activityDeps, activityEnv, failure, useTempDir } from '../helpers/activities';
 
 const TOOLS = path.resolve(__dirname, '../../examples/tools');
 const tool = (name: string) => path.join(TOOLS, name);
 
 let dataDir: string;
-beforeAll(() => {
-  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'longhaul-run-command-'));
-});
-afterAll(() => {
-  fs.rmSync(dataDir, { recursive: true, force: true });
-});
+useTempDir('longhaul-run-command-', (dir) => (dataDir = dir));
 
-const quiet: Logger = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
-
-function deps(over: Partial<ActivityDeps> = {}): ActivityDeps {
-  return { dataDir, secret: 's', publicUrl: 'http://localhost', ...over };
-}
-
-function env(info: Partial<Info> = {}): MockActivityEnvironment {
-  return new MockActivityEnvironment(
-    { startToCloseTimeoutMs: 60_000, heartbeatTimeoutMs: 3_000, ...info },
-    {
-      logger: quiet,
-    },
-  );
-}
+const deps = (over: Partial<ActivityDeps> = {}) => activityDeps(dataDir, over);
+const env = activityEnv;
 
 function spec(over: Partial<ToolSpec> & { command: string[] }): ToolSpec {
   return { name: path.basename(over.command[0]), kind: 'command', timeout: '1m', heartbeat: '3s', retry: {}, ...over };
@@ -57,15 +39,6 @@ function workdir(req: RunCommandRequest): string {
 
 function run(e: MockActivityEnvironment, req: RunCommandRequest, d = deps()): Promise<StepResult> {
   return e.run(createRunCommand(d, { killGraceMs: 2000 }), req) as Promise<StepResult>;
-}
-
-async function failure(p: Promise<unknown>): Promise<any> {
-  try {
-    await p;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected a failure');
 }
 
 async function waitFor<T>(what: string, fn: () => T | undefined, ms = 10_000): Promise<T> {
