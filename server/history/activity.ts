@@ -365,19 +365,10 @@ export class Activities {
    */
   requestCancel(exec: Execution, scheduledId: number, completedEventId: number): boolean {
     const ai = exec.ms.activities[scheduledId];
-    if (!ai) {
-      // The activity finished while this task ran and its result is still buffered: record the request, as
-      // Temporal does; the workflow then sees the result after it.
-      if (!exec.buffered.some((ev: any) => finishedScheduledId(ev) === scheduledId)) {
-        throw invalidArgument(`RequestCancelActivityTask: no pending activity with scheduled event id ${scheduledId}.`);
-      }
-      this.engine.append(
-        exec,
-        EventType.EVENT_TYPE_ACTIVITY_TASK_CANCEL_REQUESTED,
-        'activityTaskCancelRequestedEventAttributes',
-        { scheduledEventId: scheduledId, workflowTaskCompletedEventId: completedEventId },
-      );
-      return false;
+    // An activity that finished while this task ran (its result still buffered) gets the request recorded too, as
+    // in Temporal; the workflow then sees the result after it.
+    if (!ai && !exec.buffered.some((ev: any) => finishedScheduledId(ev) === scheduledId)) {
+      throw invalidArgument(`RequestCancelActivityTask: no pending activity with scheduled event id ${scheduledId}.`);
     }
     const ev = this.engine.append(
       exec,
@@ -385,6 +376,7 @@ export class Activities {
       'activityTaskCancelRequestedEventAttributes',
       { scheduledEventId: scheduledId, workflowTaskCompletedEventId: completedEventId },
     );
+    if (!ai) return false;
     ai.cancelRequested = true;
     ai.cancelRequestedEventId = ev.eventId;
     if (!ai.started) {

@@ -39,6 +39,16 @@ class BadCommand extends Error {
   }
 }
 
+/** Whether buffered events remain that the workflow will see: all but firings of timers these commands cancel. */
+function hasUnseen(exec: Execution, commands: any[]): boolean {
+  const canceledTimers = new Set(
+    commands
+      .filter((c) => c.commandType === CommandType.COMMAND_TYPE_CANCEL_TIMER)
+      .map((c) => c.cancelTimerCommandAttributes?.timerId),
+  );
+  return exec.buffered.some((ev: any) => !canceledTimers.has(ev.timerFiredEventAttributes?.timerId));
+}
+
 export class Commands {
   constructor(
     private readonly engine: Engine,
@@ -59,13 +69,7 @@ export class Commands {
 
     // A workflow may not close while events it has not seen are waiting: the task fails and
     // a new one delivers them. (A timer this task cancels never delivers its buffered firing.)
-    const canceledTimers = new Set(
-      commands
-        .filter((c) => c.commandType === CommandType.COMMAND_TYPE_CANCEL_TIMER)
-        .map((c) => c.cancelTimerCommandAttributes?.timerId),
-    );
-    const unseen = exec.buffered.filter((ev: any) => !canceledTimers.has(ev.timerFiredEventAttributes?.timerId));
-    if (unseen.length && commands.some((c) => TERMINAL.has(c.commandType))) {
+    if (exec.buffered.length && commands.some((c) => TERMINAL.has(c.commandType)) && hasUnseen(exec, commands)) {
       engine.failWft(exec, 'failed', { cause: Cause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND, identity });
       engine.routeWaitingQueries(exec);
       return result;

@@ -4,12 +4,10 @@ import { NativeConnection, Runtime, Worker, DefaultLogger, type WorkerOptions } 
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, inject } from 'vitest';
 
-let runtimeInstalled = false;
-function quietRuntime(): void {
-  if (runtimeInstalled) return;
-  runtimeInstalled = true;
+/** Installs the SDK runtime with a quiet logger, once per process (the first caller's level wins). */
+export function quietRuntime(level: 'WARN' | 'ERROR' = 'WARN'): void {
   try {
-    Runtime.install({ logger: new DefaultLogger('WARN') });
+    Runtime.install({ logger: new DefaultLogger(level) });
   } catch {
     // already installed in this process
   }
@@ -70,9 +68,17 @@ export async function createTestContext(
  * object is filled in by the beforeAll hook, so use it inside tests only.
  */
 export function useTestContext(opts: Parameters<typeof createTestContext>[0] = {}): TestContext {
-  const ctx = {} as TestContext;
+  return usePerFile(() => createTestContext(opts));
+}
+
+/**
+ * A context made before a test file's tests and closed after them. The returned object is filled in by the
+ * beforeAll hook, so use it inside tests only.
+ */
+export function usePerFile<T extends { close(): Promise<void> }>(create: () => Promise<T>): T {
+  const ctx = {} as T;
   beforeAll(async () => {
-    Object.assign(ctx, await createTestContext(opts));
+    Object.assign(ctx, await create());
   });
   afterAll(async () => {
     await ctx.close?.();

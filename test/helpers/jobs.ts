@@ -1,18 +1,19 @@
 // Per-file context for job tests: longhaul's own worker (its real workflows and activities, bundled once per run)
 // on a unique task queue against the run's longhaul-server, a temp data directory and the test config.
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
+import { NativeConnection, type Worker } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, inject } from 'vitest';
+import { inject } from 'vitest';
 import type { ActivityDeps } from '../../activities/deps';
 import { loadConfig, type LongHaulConfig } from '../../config/load';
 import { ensureSearchAttributes } from '../../jobs/search-attributes';
 import { submitJob, type SubmitOptions, type SubmitRequest } from '../../jobs/submit';
 import { statusQuery } from '../../workflows/definitions';
 import type { JobStatus } from '../../workflows/types';
+import { quietRuntime, usePerFile } from './env';
 import { createLonghaulWorker } from '../../worker/worker';
 
 export const TEST_CONFIG = path.resolve(__dirname, '..', 'fixtures', 'longhaul.test.yaml');
@@ -46,11 +47,7 @@ export async function createJobsContext(
   opts: { address?: string; deps?: Partial<ActivityDeps>; configure?: (c: LongHaulConfig) => void } = {},
 ): Promise<JobsContext> {
   const address = opts.address ?? inject('temporalAddress');
-  try {
-    Runtime.install({ logger: new DefaultLogger('ERROR') });
-  } catch {
-    // already installed in this process
-  }
+  quietRuntime('ERROR');
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'longhaul-jobs-'));
   const config = testConfig(dataDir);
   opts.configure?.(config);
@@ -96,14 +93,7 @@ export async function createJobsContext(
 }
 
 export function useJobsContext(opts: Parameters<typeof createJobsContext>[0] = {}): JobsContext {
-  const ctx = {} as JobsContext;
-  beforeAll(async () => {
-    Object.assign(ctx, await createJobsContext(opts));
-  });
-  afterAll(async () => {
-    await ctx.close?.();
-  });
-  return ctx;
+  return usePerFile(() => createJobsContext(opts));
 }
 
 /** Polls `fn` until it returns a truthy value. */

@@ -1,20 +1,16 @@
 // @temporalio/testing's TestWorkflowEnvironment.createLocal running longhaul-server as its dev server executable.
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { Worker } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { workflowBundle } from '../helpers/env';
+import { quietRuntime, workflowBundle } from '../helpers/env';
 import { SERVER_BIN } from '../helpers/server';
 import { echoActivity, hello, sleeper } from '../workflows';
 
 let env: TestWorkflowEnvironment | undefined;
 
 beforeAll(async () => {
-  try {
-    Runtime.install({ logger: new DefaultLogger('WARN') });
-  } catch {
-    // already installed in this process
-  }
+  quietRuntime();
   env = await TestWorkflowEnvironment.createLocal({
     server: { executable: { type: 'existing-path', path: SERVER_BIN } },
   });

@@ -3,12 +3,12 @@
 import { Connection } from '@temporalio/client';
 import { InternalConnectionOptionsSymbol } from '@temporalio/client/lib/connection';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { Worker } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseArgs } from '../../server/cli';
-import { createTestContext, workflowBundle } from '../helpers/env';
+import { createTestContext, quietRuntime, workflowBundle } from '../helpers/env';
 import { SERVER_BIN, startServer } from '../helpers/server';
 import {
   activityVersusTimer,
@@ -23,14 +23,6 @@ import {
 } from '../workflows';
 
 const DAY = 24 * 60 * 60 * 1000;
-
-function quietRuntime(): void {
-  try {
-    Runtime.install({ logger: new DefaultLogger('WARN') });
-  } catch {
-    // already installed in this process
-  }
-}
 
 const activities = {
   echo: async (s: string) => s,
