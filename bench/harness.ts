@@ -4,9 +4,9 @@ import type { Client } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { freePort, waitForPort } from '../cli/ports';
 
 export const ROOT = path.resolve(__dirname, '..');
 const SERVER_BIN = path.join(ROOT, 'bin', 'longhaul-server');
@@ -33,30 +33,6 @@ export function intOption(name: string, envVar: string, dflt: number, min = 1): 
   if (!Number.isInteger(n) || n < min)
     throw new Error(`${flag} / ${envVar} must be an integer >= ${min}, got '${raw}'`);
   return n;
-}
-
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-export function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
 
 /** Spawns longhaul-server on a free port with a SQLite file in `dir` and waits until it accepts TCP connections. */
@@ -107,15 +83,11 @@ export async function startServer(dir: string): Promise<ServerProcess> {
     clearTimeout(timer);
   };
 
-  const deadline = Date.now() + 30_000;
-  const alive = (): boolean => child.exitCode === null && child.signalCode === null;
-  while (!(await canConnect(port))) {
-    if (!alive()) throw new Error(`longhaul-server exited before listening (code ${child.exitCode})`);
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`longhaul-server did not listen on port ${port} within 30 s`);
-    }
-    await sleep(50);
+  try {
+    await waitForPort({ port, child, what: 'longhaul-server' });
+  } catch (err) {
+    await stop();
+    throw err;
   }
   return { address: `127.0.0.1:${port}`, pid: child.pid!, died, stop };
 }

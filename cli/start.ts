@@ -4,9 +4,9 @@
 // job from the database.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { loadConfig, packageRoot } from '../config/load';
+import { waitForPort } from './ports';
 
 interface Part {
   name: string;
@@ -18,21 +18,6 @@ function startPart(name: string, args: string[], env: NodeJS.ProcessEnv): Part {
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'], env });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return { name, child, exited };
-}
-
-async function waitForPort(host: string, port: number, part: Part, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (part.child.exitCode !== null) throw new Error(`${part.name} exited with code ${part.child.exitCode}`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, host);
-      s.once('connect', () => (s.destroy(), resolve(true)));
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`${part.name} did not listen on ${host}:${port}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 /** Resolves a compiled entry point, or runs the TypeScript source through tsx when not built (or when
@@ -80,7 +65,7 @@ export async function start(env: NodeJS.ProcessEnv = process.env): Promise<void>
       childEnv,
     );
     parts.push(server);
-    await waitForPort('127.0.0.1', port, server);
+    await waitForPort({ port, child: server.child, what: server.name });
     childEnv.TEMPORAL_ADDRESS = `127.0.0.1:${port}`;
     process.stdout.write(`longhaul-server  127.0.0.1:${port}  (database ${db})\n`);
   } else {
@@ -93,7 +78,12 @@ export async function start(env: NodeJS.ProcessEnv = process.env): Promise<void>
   // The API prints its URL and, when no tokens are configured, the development token.
   const api = startPart('api', entry('api/main'), childEnv);
   parts.push(api);
-  await waitForPort(env.LONGHAUL_API_HOST || '127.0.0.1', Number(env.PORT || 8080), api);
+  await waitForPort({
+    host: env.LONGHAUL_API_HOST || '127.0.0.1',
+    port: Number(env.PORT || 8080),
+    child: api.child,
+    what: api.name,
+  });
   process.stdout.write(`config           ${config.file}\nCtrl-C stops everything.\n`);
 
   // If any part dies on its own, stop the rest: a half-running system is worse than a clear exit.

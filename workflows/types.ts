@@ -192,14 +192,18 @@ export interface PipelineInput extends JobMeta {
   continueAsNewAfterEvents?: number;
 }
 
-/** Input of the per-item child workflow of a fan-out, and of one tool run in general. */
-export interface StepRunInput {
+/** One run of a tool: which job and step (and fan-out item), the tool and its input. */
+export interface ToolRun {
   jobId: string;
   stepId: string;
   /** Index of the fan-out item, if any. */
   item?: number;
   tool: ToolSpec;
   input: Record<string, unknown>;
+}
+
+/** Input of the per-item child workflow of a fan-out, and of one tool run in general. */
+export interface StepRunInput extends ToolRun {
   stdin?: { file?: JobPath; text?: string };
   resourceCapacities?: Record<string, number>;
 }
@@ -228,24 +232,13 @@ export interface FanOutInput {
 
 // ---- activities ----
 
-export interface RunCommandRequest {
-  jobId: string;
-  stepId: string;
-  item?: number;
-  tool: ToolSpec;
-  input: Record<string, unknown>;
+export interface RunCommandRequest extends ToolRun {
   stdin?: { file?: JobPath; text?: string };
   /** Signal progress to this workflow (throttled); absent for fan-out items. */
   progressTo?: { workflowId: string; runId?: string };
 }
 
-export interface HttpCallRequest {
-  jobId: string;
-  stepId: string;
-  item?: number;
-  tool: ToolSpec;
-  input: Record<string, unknown>;
-}
+export type HttpCallRequest = ToolRun;
 
 export type NotifyEvent =
   { kind: 'finished'; status: JobStatus } | { kind: 'review'; status: JobStatus; stepId: string; expiresAt?: string };

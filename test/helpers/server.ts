@@ -2,9 +2,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
-import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
+import { freePort, waitForPort } from '../../cli/ports';
+
+export { freePort };
 
 export const SERVER_BIN = path.resolve(__dirname, '..', '..', 'bin', 'longhaul-server');
 
@@ -19,18 +21,6 @@ export interface RunningServer {
   output(): string;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 export async function startServer(
   opts: { port?: number; dbFile?: string; args?: string[] } = {},
 ): Promise<RunningServer> {
@@ -41,12 +31,11 @@ export async function startServer(
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  await waitForPort(
-    port,
-    15_000,
-    () => child.exitCode !== null,
-    () => out,
-  );
+  try {
+    await waitForPort({ port, child, what: 'longhaul-server', timeoutMs: 15_000, intervalMs: 25 });
+  } catch (err) {
+    throw new Error(`${(err as Error).message}:\n${out}`, { cause: err });
+  }
   return {
     address: `127.0.0.1:${port}`,
     port,
@@ -61,21 +50,6 @@ export async function startServer(
       await exited;
     },
   };
-}
-
-async function waitForPort(port: number, timeoutMs: number, dead: () => boolean, out: () => string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (dead()) throw new Error(`longhaul-server exited before listening:\n${out()}`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1');
-      s.once('connect', () => (s.destroy(), resolve(true)));
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`longhaul-server did not listen on ${port}:\n${out()}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 export interface DurableServer {
