@@ -4,6 +4,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import type { LongHaulConfig } from '../config/load';
+import { NAME_PATTERN } from '../config/names';
 import { sendProblem } from './problem';
 
 export interface Principal {
@@ -41,8 +42,7 @@ export function parseTokensEnv(value: string | undefined): { clientId: string; t
         `LONGHAUL_TOKENS: expected CLIENT:TOKEN[:admin], got ${JSON.stringify(entry.trim().slice(0, 40))}`,
       );
     }
-    if (!/^[A-Za-z][A-Za-z0-9_-]{0,63}$/.test(clientId))
-      throw new Error(`LONGHAUL_TOKENS: invalid client id ${clientId}`);
+    if (!NAME_PATTERN.test(clientId)) throw new Error(`LONGHAUL_TOKENS: invalid client id ${clientId}`);
     if (token.length < 16) throw new Error(`LONGHAUL_TOKENS: the token of ${clientId} is shorter than 16 characters`);
     return { clientId, token, admin: role === 'admin' };
   });

@@ -7,9 +7,9 @@ import path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { hashToken, newToken } from '../api/auth';
 import { packageRoot } from '../config/load';
+import { NAME_PATTERN } from '../config/names';
 
 /** Same rule as config `clients` keys and LONGHAUL_TOKENS client ids. */
-const CLIENT_ID = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
 /** Plain YAML scalars that would not read back as the string (true, null, …): quoted in the snippet. */
 const YAML_RESERVED = /^(true|false|null|yes|no|on|off|y|n)$/i;
 
@@ -48,7 +48,7 @@ function buildProgram(): Command {
     .option('--admin', 'the client sees every client’s jobs')
     .option('--json', 'print {clientId, token, tokenSha256, admin} as JSON')
     .action((client: string, opts: { admin?: boolean; json?: boolean }) => {
-      if (!CLIENT_ID.test(client)) {
+      if (!NAME_PATTERN.test(client)) {
         throw new UsageError(
           `invalid client id ${JSON.stringify(client)}: use letters, digits, _ and -, starting with a letter (at most 64)`,
         );

@@ -2,8 +2,9 @@
 // Checked with zod so that a typo is reported with its path before anything runs.
 import { z } from 'zod';
 import { DURATION_PATTERN } from '../workflows/durations';
+import { NAME_PATTERN, NAME_RULE } from './names';
 
-const name = z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,63}$/, 'letters, digits, _ and -, starting with a letter');
+const name = z.string().regex(NAME_PATTERN, NAME_RULE);
 const duration = z.union([
   z.number().nonnegative(),
   z.string().regex(DURATION_PATTERN, 'a duration such as 30s, 10m, 2h or 30d'),
@@ -80,7 +81,7 @@ const stdin = z.union([
 
 const step = z
   .object({
-    id: z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,63}$/, 'letters, digits, _ and -, starting with a letter'),
+    id: name,
     tool: z.string().optional(),
     review: reviewSchema.optional(),
     after: z.array(z.string()).optional(),

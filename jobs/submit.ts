@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { FieldError } from '../config/input';
+import { LABEL_KEY_PATTERN } from '../config/names';
 import type { LongHaulConfig } from '../config/load';
 import { notifyTargetSchema, reviewSchema } from '../config/schema';
 import { toMs, DURATION_PATTERN } from '../workflows/durations';
@@ -68,7 +69,6 @@ export class SubmitError extends Error {
   }
 }
 
-const LABEL_KEY = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 const MAX_LABELS = 20;
 
 export async function submitJob(
@@ -273,7 +273,8 @@ function checkLabels(v: unknown, errors: FieldError[]): Record<string, string> |
   const entries = Object.entries(v as Record<string, unknown>);
   if (entries.length > MAX_LABELS) errors.push({ field: '/labels', message: `at most ${MAX_LABELS} labels` });
   for (const [k, val] of entries) {
-    if (!LABEL_KEY.test(k)) errors.push({ field: `/labels/${k}`, message: 'key: letters, digits, _ . -, up to 63' });
+    if (!LABEL_KEY_PATTERN.test(k))
+      errors.push({ field: `/labels/${k}`, message: 'key: letters, digits, _ . -, up to 63' });
     if (typeof val !== 'string' || val.length > 200 || val.includes('\n')) {
       errors.push({ field: `/labels/${k}`, message: 'value must be a one-line string of at most 200 characters' });
     }

@@ -3,6 +3,7 @@
 import { condition, setHandler, upsertSearchAttributes, workflowInfo, ApplicationFailure } from '@temporalio/workflow';
 import { progressSignal, reviewSignal, reviewUpdate, statusQuery } from './definitions';
 import { STATE_KEY } from './search-attributes';
+import { isFinal } from './states';
 import type { JobError, JobState, JobStatus, ReviewDecision, ReviewRecord, ReviewRequest, StepStatus } from './types';
 
 export class JobTracker {
@@ -208,10 +209,6 @@ export class JobTracker {
     this.decisions.set(stepId, { decision: d.decision, comment: d.comment, reviewer: d.reviewer, via });
     return stepId;
   }
-}
-
-export function isFinal(state: JobState): boolean {
-  return state === 'succeeded' || state === 'failed' || state === 'canceled';
 }
 
 export function now(): string {

@@ -4,7 +4,7 @@
 // After a final state it sends `end` and closes. A closed workflow still answers the query (a worker replays it).
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { Router } from 'express';
-import { isFinal } from '../../workflows/job-tracker';
+import { isFinal } from '../../workflows/states';
 import type { JobStatus } from '../../workflows/types';
 import type { ApiDeps } from '../deps';
 import { apiJob, findJob, jobStatus } from '../job-access';

@@ -6,7 +6,7 @@ import type { Stats } from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { resolveJobPath, stepPath } from '../../activities/job-files';
-import { isFinal } from '../../workflows/job-tracker';
+import { isFinal } from '../../workflows/states';
 import type { JobStatus, StepStatus } from '../../workflows/types';
 import type { ApiDeps } from '../deps';
 import { findJob, jobStatus } from '../job-access';

@@ -13,6 +13,7 @@ import { ApplicationFailure, defaultPayloadConverter, optionalTsToDate } from '@
 import type { temporal } from '@temporalio/proto';
 import { Router, type ErrorRequestHandler, type Request } from 'express';
 import type { FieldError } from '../../config/input';
+import { LABEL_KEY_PATTERN, NAME_PATTERN } from '../../config/names';
 import { retryJob } from '../../jobs/retry';
 import { submitJob, type SubmitRequest } from '../../jobs/submit';
 import { reviewUpdate } from '../../workflows/definitions';
@@ -24,6 +25,7 @@ import {
   STATE_KEY,
   TOOL_KEY,
 } from '../../workflows/search-attributes';
+import { isFinal, JOB_STATES, OPEN_STATES } from '../../workflows/states';
 import type { JobState, JobStatus, ReviewDecision } from '../../workflows/types';
 import type { Principal } from '../auth';
 import type { ApiDeps } from '../deps';
@@ -36,14 +38,6 @@ const REVIEW_FIELDS = ['decision', 'comment', 'reviewer', 'stepId'];
 const RETRY_FIELDS = ['from'];
 const LIST_PARAMS = ['state', 'tool', 'pipeline', 'label', 'createdAfter', 'createdBefore', 'limit', 'pageToken'];
 
-const JOB_STATES: readonly JobState[] = ['queued', 'running', 'awaiting_review', 'succeeded', 'failed', 'canceled'];
-const OPEN_STATES: readonly JobState[] = ['queued', 'running', 'awaiting_review'];
-const FINAL_STATES: ReadonlySet<string> = new Set(['succeeded', 'failed', 'canceled']);
-
-// Names as config allows them (config/schema.ts), label keys as submit allows them (jobs/submit.ts).
-const NAME = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
-const LABEL_KEY = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
-const STEP_ID = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
 const CONTROL = /\p{Cc}/u;
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2}))?$/;
 
@@ -130,7 +124,7 @@ export function jobsRoutes(deps: ApiDeps): Router {
   router.post('/jobs/:id/cancel', async (req, res) => {
     const ref = await findJob(client, req.principal!, req.params.id);
     const before = effective(await currentStatus(ref), ref);
-    if (FINAL_STATES.has(before.state) || ref.executionStatus !== 'RUNNING') {
+    if (isFinal(before.state) || ref.executionStatus !== 'RUNNING') {
       throw new HttpProblem(409, 'Conflict', `job ${ref.jobId} is ${before.state}`, { state: before.state });
     }
     try {
@@ -272,7 +266,7 @@ function reviewDecision(body: Record<string, unknown>, principal: Principal): Re
   if (reviewer !== undefined && (typeof reviewer !== 'string' || !/^.{1,200}$/.test(reviewer))) {
     errors.push({ field: '/reviewer', message: 'must be a one-line string of 1 to 200 characters' });
   }
-  if (stepId !== undefined && (typeof stepId !== 'string' || !STEP_ID.test(stepId))) {
+  if (stepId !== undefined && (typeof stepId !== 'string' || !NAME_PATTERN.test(stepId))) {
     errors.push({ field: '/stepId', message: 'must be a step id' });
   }
   if (errors.length) throw invalid(errors);
@@ -289,7 +283,7 @@ function reviewDecision(body: Record<string, unknown>, principal: Principal): Re
 /** The job's state, corrected for a workflow that ended without saying so (terminated by an operator, or timed
  * out): its last recorded state would otherwise read `running` forever. */
 function effectiveState(state: string | undefined, executionStatus: string): string {
-  if (executionStatus === 'RUNNING' || (state && FINAL_STATES.has(state))) return state ?? 'queued';
+  if (executionStatus === 'RUNNING' || (state && isFinal(state))) return state ?? 'queued';
   if (executionStatus === 'TERMINATED' || executionStatus === 'CANCELLED') return 'canceled';
   if (executionStatus === 'FAILED' || executionStatus === 'TIMED_OUT') return 'failed';
   return state ?? 'queued';
@@ -360,7 +354,7 @@ export function listRequest(params: Record<string, unknown>, principal: Principa
     ['pipeline', pipelines, PIPELINE_KEY.name],
   ] as const) {
     if (!names) continue;
-    if (names.every((n) => NAME.test(n))) conds.push(`${key} IN (${names.map(quote).join(', ')})`);
+    if (names.every((n) => NAME_PATTERN.test(n))) conds.push(`${key} IN (${names.map(quote).join(', ')})`);
     else errors.push({ field, message: 'must be one or more names (letters, digits, _ and -), comma-separated' });
   }
 
@@ -368,7 +362,7 @@ export function listRequest(params: Record<string, unknown>, principal: Principa
     const eq = label.indexOf('=');
     const k = eq < 0 ? label : label.slice(0, eq);
     const v = eq < 0 ? '' : label.slice(eq + 1);
-    if (eq < 0 || !LABEL_KEY.test(k) || v.length > 200 || CONTROL.test(v)) {
+    if (eq < 0 || !LABEL_KEY_PATTERN.test(k) || v.length > 200 || CONTROL.test(v)) {
       errors.push({ field: 'label', message: 'must be KEY=VALUE (a label key, and a one-line value of at most 200)' });
     } else conds.push(`${LABELS_KEY.name} = ${quote(`${k}=${v}`)}`);
   }
@@ -415,8 +409,8 @@ function withoutOrder(query: string): string {
 
 /** Jobs in any of `states`, as effectiveState sees them. */
 function stateCondition(states: JobState[]): string {
-  const open = states.filter((s) => !FINAL_STATES.has(s));
-  const final = states.filter((s) => FINAL_STATES.has(s));
+  const open = states.filter((s) => !isFinal(s));
+  const final = states.filter((s) => isFinal(s));
   const inList = (ss: readonly string[]) => `${STATE_KEY.name} IN (${ss.map(quote).join(', ')})`;
   const alts: string[] = [];
   if (open.length) alts.push(`(${inList(open)} AND ExecutionStatus = 'Running')`);

@@ -7,7 +7,7 @@ import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/cl
 import { ApplicationFailure } from '@temporalio/common';
 import express, { Router, type ErrorRequestHandler, type Request, type Response } from 'express';
 import { verifyReviewToken, type ReviewClaims } from '../../jobs/review-links';
-import { isFinal } from '../../workflows/job-tracker';
+import { isFinal } from '../../workflows/states';
 import { reviewUpdate, statusQuery } from '../../workflows/definitions';
 import type { Decision, JobStatus, ReviewRecord } from '../../workflows/types';
 import type { ApiDeps } from '../deps';
