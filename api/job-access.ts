@@ -4,16 +4,25 @@ import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@tempor
 import { isJobId } from '../jobs/ids';
 import { statusQuery } from '../workflows/definitions';
 import { CLIENT_KEY } from '../workflows/search-attributes';
-import type { JobStatus } from '../workflows/types';
+import { isFinal } from '../workflows/states';
+import type { JobState, JobStatus } from '../workflows/types';
 import type { Principal } from './auth';
-import { HttpProblem } from './problem';
+import { HttpProblem, noWorker, workerUnavailable } from './problem';
 
 export interface JobRef {
   jobId: string;
+  client: Client;
   handle: WorkflowHandle;
   /** Temporal's view: RUNNING, COMPLETED, FAILED, CANCELLED, TERMINATED, … */
   executionStatus: string;
+  /** When executionStatus was read (ms). */
+  describedAt: number;
 }
+
+/** How long the API waits for a worker to answer the status query. */
+export const QUERY_TIMEOUT_MS = 10_000;
+/** A running job's execution status is read again when older than this (streams poll for a long time). */
+const DESCRIBE_MAX_AGE_MS = 1000;
 
 export async function findJob(client: Client, principal: Principal, jobId: string): Promise<JobRef> {
   const gone = new HttpProblem(404, 'Not Found', `no job ${jobId}`);
@@ -28,11 +37,35 @@ export async function findJob(client: Client, principal: Principal, jobId: strin
   }
   const owner = d.typedSearchAttributes.get(CLIENT_KEY);
   if (owner === undefined || (owner !== principal.clientId && !principal.admin)) throw gone;
-  return { jobId, handle, executionStatus: d.status.name };
+  return { jobId, client, handle, executionStatus: d.status.name, describedAt: Date.now() };
 }
 
+/**
+ * The job's status from its workflow's `status` query, as every route shows it: 503 when no worker answers, and
+ * the state corrected for a run that ended without saying so (see effectiveState).
+ */
 export async function jobStatus(ref: JobRef): Promise<JobStatus> {
-  return ref.handle.query(statusQuery);
+  let s: JobStatus;
+  try {
+    s = await ref.client.withDeadline(Date.now() + QUERY_TIMEOUT_MS, () => ref.handle.query(statusQuery));
+  } catch (err) {
+    throw noWorker(err) ? workerUnavailable(ref.jobId) : err;
+  }
+  if (!isFinal(s.state) && Date.now() - ref.describedAt > DESCRIBE_MAX_AGE_MS) {
+    ref.executionStatus = (await ref.handle.describe()).status.name;
+    ref.describedAt = Date.now();
+  }
+  const state = effectiveState(s.state, ref.executionStatus) as JobState;
+  return state === s.state ? s : { ...s, state };
+}
+
+/** The job's state, corrected for a workflow that ended without saying so (terminated by an operator, or timed
+ * out): its last recorded state would otherwise read `running` forever. */
+export function effectiveState(state: string | undefined, executionStatus: string): string {
+  if (executionStatus === 'RUNNING' || (state && isFinal(state))) return state ?? 'queued';
+  if (executionStatus === 'TERMINATED' || executionStatus === 'CANCELLED') return 'canceled';
+  if (executionStatus === 'FAILED' || executionStatus === 'TIMED_OUT') return 'failed';
+  return state ?? 'queued';
 }
 
 /** The links a job representation carries. */

@@ -1,6 +1,7 @@
 // Errors as RFC 9457 problem details (application/problem+json): a title, a useful detail, and for validation a
 // per-field list. Unexpected errors are logged with their stack and answered with a generic 500, never a trace.
-import { WorkflowNotFoundError } from '@temporalio/client';
+import { status as grpcStatus } from '@grpc/grpc-js';
+import { isGrpcServiceError, ServiceError, WorkflowNotFoundError } from '@temporalio/client';
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import type { FieldError } from '../config/input';
 import { SubmitError } from '../jobs/submit';
@@ -63,6 +64,24 @@ export function sendProblem(
     );
 }
 
+/** The gRPC status code of a Temporal client error, if it is one. */
+export function grpcCode(err: unknown): number | undefined {
+  const e = err instanceof ServiceError ? err.cause : err;
+  return isGrpcServiceError(e) ? e.code : undefined;
+}
+
+/** A query or update that no worker answered: none polls the job's task queue, or none answered in time. */
+export function noWorker(err: unknown): boolean {
+  const code = grpcCode(err);
+  return code === grpcStatus.FAILED_PRECONDITION || code === grpcStatus.DEADLINE_EXCEEDED;
+}
+
+export function workerUnavailable(jobId: string): HttpProblem {
+  return new HttpProblem(503, 'Service Unavailable', `no worker answered for job ${jobId}; try again later`, {
+    headers: { 'Retry-After': '10' },
+  });
+}
+
 export const notFound: RequestHandler = (req, res) => {
   sendProblem(res, 404, `no route for ${req.method} ${req.path}`);
 };
@@ -77,6 +96,13 @@ export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
     return sendProblem(res, err.status, err.message, err.errors.length ? { errors: err.errors } : {});
   }
   if (err instanceof WorkflowNotFoundError) return sendProblem(res, 404, 'no such job');
+  // Temporal trouble that is not a bug: its service unreachable, or a payload over its size limit.
+  const code = grpcCode(err);
+  if (code === grpcStatus.UNAVAILABLE) return sendProblem(res, 503, 'Temporal is not reachable; try again later');
+  const grpcDetail = String((err instanceof ServiceError ? err.cause : err)?.details ?? '');
+  if (code === grpcStatus.INVALID_ARGUMENT && /over the .*limit/.test(grpcDetail)) {
+    return sendProblem(res, 413, grpcDetail);
+  }
   // body-parser's errors carry a status and a type.
   const status =
     typeof err?.status === 'number' ? err.status : typeof err?.statusCode === 'number' ? err.statusCode : 0;

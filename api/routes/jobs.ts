@@ -3,15 +3,13 @@
 // answers quickly however many jobs there are.
 import { status as grpcStatus } from '@grpc/grpc-js';
 import {
-  isGrpcServiceError,
-  ServiceError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
   WorkflowUpdateRPCTimeoutOrCancelledError,
 } from '@temporalio/client';
 import { ApplicationFailure, defaultPayloadConverter, optionalTsToDate } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
-import { Router, type ErrorRequestHandler, type Request } from 'express';
+import { Router, type Request } from 'express';
 import type { FieldError } from '../../config/input';
 import { LABEL_KEY_PATTERN, NAME_PATTERN } from '../../config/names';
 import { retryJob } from '../../jobs/retry';
@@ -30,8 +28,8 @@ import type { JobState, JobStatus, ReviewDecision } from '../../workflows/types'
 import type { Principal } from '../auth';
 import type { ApiDeps } from '../deps';
 import { apiMetrics } from '../metrics';
-import { apiJob, findJob, jobLinks, jobStatus, type JobRef } from '../job-access';
-import { HttpProblem } from '../problem';
+import { apiJob, effectiveState, findJob, jobLinks, jobStatus, QUERY_TIMEOUT_MS } from '../job-access';
+import { grpcCode, HttpProblem, noWorker, workerUnavailable } from '../problem';
 
 const SUBMIT_FIELDS = ['tool', 'pipeline', 'input', 'notBefore', 'notify', 'labels', 'idempotencyKey', 'review'];
 const REVIEW_FIELDS = ['decision', 'comment', 'reviewer', 'stepId'];
@@ -41,22 +39,12 @@ const LIST_PARAMS = ['state', 'tool', 'pipeline', 'label', 'createdAfter', 'crea
 const CONTROL = /\p{Cc}/u;
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2}))?$/;
 
-/** How long the API waits for a worker to answer a query, and to confirm a review decision. */
-const QUERY_TIMEOUT_MS = 10_000;
+/** How long the API waits for a worker to confirm a review decision. */
 const UPDATE_TIMEOUT_MS = 15_000;
 
 export function jobsRoutes(deps: ApiDeps): Router {
   const { client, config } = deps;
   const router = Router();
-
-  /** The job's status, or 503 when no worker answers for it (none polling, or too slow). */
-  const currentStatus = async (ref: JobRef): Promise<JobStatus> => {
-    try {
-      return await client.withDeadline(Date.now() + QUERY_TIMEOUT_MS, () => jobStatus(ref));
-    } catch (err) {
-      throw noWorker(err) ? workerUnavailable(ref.jobId) : err;
-    }
-  };
 
   router.post('/jobs', async (req, res) => {
     const principal = req.principal!;
@@ -81,7 +69,7 @@ export function jobsRoutes(deps: ApiDeps): Router {
     }
     // The idempotency key named an existing job: show it as it is now.
     const ref = await findJob(client, principal, submitted.jobId);
-    res.status(200).json(apiJob(effective(await currentStatus(ref), ref)));
+    res.status(200).json(apiJob(await jobStatus(ref)));
   });
 
   router.get('/jobs', async (req, res) => {
@@ -118,12 +106,12 @@ export function jobsRoutes(deps: ApiDeps): Router {
 
   router.get('/jobs/:id', async (req, res) => {
     const ref = await findJob(client, req.principal!, req.params.id);
-    res.json(apiJob(effective(await currentStatus(ref), ref)));
+    res.json(apiJob(await jobStatus(ref)));
   });
 
   router.post('/jobs/:id/cancel', async (req, res) => {
     const ref = await findJob(client, req.principal!, req.params.id);
-    const before = effective(await currentStatus(ref), ref);
+    const before = await jobStatus(ref);
     if (isFinal(before.state) || ref.executionStatus !== 'RUNNING') {
       throw new HttpProblem(409, 'Conflict', `job ${ref.jobId} is ${before.state}`, { state: before.state });
     }
@@ -134,7 +122,7 @@ export function jobsRoutes(deps: ApiDeps): Router {
       throw new HttpProblem(409, 'Conflict', `job ${ref.jobId} has finished`);
     }
     // Cancellation is asynchronous: the job ends `canceled` once its processes and children have stopped.
-    const after = await currentStatus(ref).catch(() => before);
+    const after = await jobStatus(ref).catch(() => before);
     res.status(202).json(apiJob(after));
   });
 
@@ -145,7 +133,7 @@ export function jobsRoutes(deps: ApiDeps): Router {
     const notAwaiting = (state: string) =>
       new HttpProblem(409, 'Conflict', `job ${ref.jobId} is ${state}, not awaiting review`, { state });
     // Asking first gives a quick 503 when no worker runs (an update would wait for one) and a plain 409.
-    const before = effective(await currentStatus(ref), ref);
+    const before = await jobStatus(ref);
     if (before.state !== 'awaiting_review') throw notAwaiting(before.state);
     let after: JobStatus;
     try {
@@ -163,7 +151,7 @@ export function jobsRoutes(deps: ApiDeps): Router {
       if (err instanceof WorkflowNotFoundError || /already completed/.test(cause?.message ?? '')) {
         // It ended meanwhile: say how.
         const state = await findJob(client, principal, ref.jobId)
-          .then(async (again) => effective(await currentStatus(again), again).state)
+          .then(async (again) => (await jobStatus(again)).state)
           .catch(() => 'finished');
         throw notAwaiting(state);
       }
@@ -206,19 +194,6 @@ export function jobsRoutes(deps: ApiDeps): Router {
     res.status(201).json(apiJob(submitted.status!));
   });
 
-  // Temporal trouble that is not a bug: its service unreachable, or a payload over its size limit.
-  const temporalErrors: ErrorRequestHandler = (err, _req, _res, next) => {
-    const code = grpcCode(err);
-    const detail = String((err instanceof ServiceError ? err.cause : err)?.details ?? '');
-    if (code === grpcStatus.UNAVAILABLE) {
-      return next(new HttpProblem(503, 'Service Unavailable', 'Temporal is not reachable; try again later'));
-    }
-    if (code === grpcStatus.INVALID_ARGUMENT && /over the .*limit/.test(detail)) {
-      return next(new HttpProblem(413, 'Content Too Large', detail));
-    }
-    next(err);
-  };
-  router.use(temporalErrors);
   return router;
 }
 
@@ -276,22 +251,6 @@ function reviewDecision(body: Record<string, unknown>, principal: Principal): Re
     reviewer: (reviewer as string | undefined) ?? principal.clientId,
     ...(stepId !== undefined ? { stepId: stepId as string } : {}),
   };
-}
-
-// ---- states ----
-
-/** The job's state, corrected for a workflow that ended without saying so (terminated by an operator, or timed
- * out): its last recorded state would otherwise read `running` forever. */
-function effectiveState(state: string | undefined, executionStatus: string): string {
-  if (executionStatus === 'RUNNING' || (state && isFinal(state))) return state ?? 'queued';
-  if (executionStatus === 'TERMINATED' || executionStatus === 'CANCELLED') return 'canceled';
-  if (executionStatus === 'FAILED' || executionStatus === 'TIMED_OUT') return 'failed';
-  return state ?? 'queued';
-}
-
-function effective(s: JobStatus, ref: Pick<JobRef, 'executionStatus'>): JobStatus {
-  const state = effectiveState(s.state, ref.executionStatus) as JobState;
-  return state === s.state ? s : { ...s, state };
 }
 
 // ---- the list ----
@@ -473,23 +432,4 @@ function listItem(info: temporal.api.workflow.v1.IWorkflowExecutionInfo): Record
 function createdAt(v: unknown): string | undefined {
   const t = typeof v === 'string' || v instanceof Date ? new Date(v) : undefined;
   return t && !Number.isNaN(t.getTime()) ? t.toISOString() : undefined;
-}
-
-// ---- Temporal errors ----
-
-function grpcCode(err: unknown): number | undefined {
-  const e = err instanceof ServiceError ? err.cause : err;
-  return isGrpcServiceError(e) ? e.code : undefined;
-}
-
-function workerUnavailable(jobId: string): HttpProblem {
-  return new HttpProblem(503, 'Service Unavailable', `no worker answered for job ${jobId}; try again later`, {
-    headers: { 'Retry-After': '10' },
-  });
-}
-
-/** A query or update that no worker answered: none polls the job's task queue, or none answered in time. */
-function noWorker(err: unknown): boolean {
-  const code = grpcCode(err);
-  return code === grpcStatus.FAILED_PRECONDITION || code === grpcStatus.DEADLINE_EXCEEDED;
 }
