@@ -27,17 +27,30 @@ const DESCRIBE_MAX_AGE_MS = 1000;
 export async function findJob(client: Client, principal: Principal, jobId: string): Promise<JobRef> {
   const gone = new HttpProblem(404, 'Not Found', `no job ${jobId}`);
   if (!isJobId(jobId)) throw gone;
-  const handle = client.workflow.getHandle(jobId);
-  let d;
+  let ref: JobRef & { owner?: string };
   try {
-    d = await handle.describe();
+    ref = await jobRef(client, jobId);
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) throw gone;
     throw err;
   }
-  const owner = d.typedSearchAttributes.get(CLIENT_KEY);
-  if (owner === undefined || (owner !== principal.clientId && !principal.admin)) throw gone;
-  return { jobId, client, handle, executionStatus: d.status.name, describedAt: Date.now() };
+  if (ref.owner === undefined || (ref.owner !== principal.clientId && !principal.admin)) throw gone;
+  return ref;
+}
+
+/** A job by id, whoever owns it (for callers whose credential is not a client's: signed review links).
+ * Throws WorkflowNotFoundError for an unknown id. */
+export async function jobRef(client: Client, jobId: string): Promise<JobRef & { owner?: string }> {
+  const handle = client.workflow.getHandle(jobId);
+  const d = await handle.describe();
+  return {
+    jobId,
+    client,
+    handle,
+    executionStatus: d.status.name,
+    describedAt: Date.now(),
+    owner: d.typedSearchAttributes.get(CLIENT_KEY),
+  };
 }
 
 /**

@@ -8,9 +8,10 @@ import { ApplicationFailure } from '@temporalio/common';
 import express, { Router, type ErrorRequestHandler, type Request, type Response } from 'express';
 import { verifyReviewToken, type ReviewClaims } from '../../jobs/review-links';
 import { isFinal } from '../../workflows/states';
-import { reviewUpdate, statusQuery } from '../../workflows/definitions';
+import { reviewUpdate } from '../../workflows/definitions';
 import type { Decision, JobStatus, ReviewRecord } from '../../workflows/types';
 import type { ApiDeps } from '../deps';
+import { jobRef, jobStatus } from '../job-access';
 import { sendProblem } from '../problem';
 
 const MAX_COMMENT = 4000;
@@ -69,7 +70,7 @@ export function reviewLinkRoutes(deps: ApiDeps): Router {
   /** The job's status, or a reply when the job is gone. */
   const lookUp = async (claims: ReviewClaims): Promise<{ status: JobStatus } | { reply: Reply }> => {
     try {
-      return { status: await deps.client.workflow.getHandle(claims.jobId).query(statusQuery) };
+      return { status: await jobStatus(await jobRef(deps.client, claims.jobId)) };
     } catch (err) {
       if (!(err instanceof WorkflowNotFoundError)) throw err;
       return {
