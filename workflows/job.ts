@@ -2,11 +2,11 @@
 // its retry policy, optionally wait for a human review, notify, and end with the status as result — or fail or
 // end canceled with the status saying why.
 import { isCancellation, sleep } from '@temporalio/workflow';
-import { toMs } from './durations';
 import { jobFailure, toJobError } from './errors';
 import { REVIEW_STEP, RUN_STEP, toolJobStatus } from './initial-status';
 import { JobTracker, selfId } from './job-tracker';
-import { notifyFinished, notifyReview } from './notify';
+import { notifyFinished } from './notify';
+import { runReview } from './review';
 import { runTool } from './tool-step';
 import type { JobInput, JobStatus } from './types';
 
@@ -32,17 +32,7 @@ export async function job(input: JobInput): Promise<JobStatus> {
     t.finishStep(RUN_STEP, 'succeeded', { result });
     t.status.result = result;
     if (review) {
-      const decision = await t.awaitReview(REVIEW_STEP, {
-        message: review.message,
-        timeoutMs: review.timeout !== undefined ? toMs(review.timeout) : undefined,
-        default: review.default,
-        onRequested: async (r) => void notifyReview(review.notify ?? input.notify, t.status, REVIEW_STEP, r.expiresAt),
-      });
-      if (decision.decision === 'reject') {
-        const error = { message: rejectionMessage(decision), type: 'ReviewRejected', step: REVIEW_STEP };
-        t.finishStep(REVIEW_STEP, 'failed', { error, result: { value: decision } });
-        throw jobFailure(error);
-      }
+      const decision = await runReview(t, REVIEW_STEP, review, input.notify);
       t.finishStep(REVIEW_STEP, 'succeeded', { result: { value: decision } });
     }
     t.setState('succeeded');
@@ -83,9 +73,4 @@ export function endSteps(t: JobTracker, state: 'canceled' | 'skipped'): void {
     else if (s.state === 'running' || s.state === 'queued' || s.state === 'awaiting_review') t.finishStep(s.id, state);
   }
   t.status.review = undefined;
-}
-
-export function rejectionMessage(d: { reviewer?: string; comment?: string; via: string }): string {
-  const who = d.reviewer ? ` by ${d.reviewer}` : d.via === 'timeout' ? ' (review timed out)' : '';
-  return `rejected${who}${d.comment ? `: ${d.comment}` : ''}`;
 }

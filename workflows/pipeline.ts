@@ -16,13 +16,13 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { fanOutProgressSignal } from './definitions';
-import { toMs } from './durations';
 import { jobFailure, toJobError } from './errors';
 import { fanOut } from './fan-out';
-import { endSteps, rejectionMessage, waitUntil } from './job';
+import { endSteps, waitUntil } from './job';
 import { pipelineJobStatus } from './initial-status';
 import { JobTracker, selfId } from './job-tracker';
-import { notifyFinished, notifyReview } from './notify';
+import { notifyFinished } from './notify';
+import { runReview } from './review';
 import { stdinFor } from './stdin';
 import { resolveTemplates } from './templates';
 import { runTool } from './tool-step';
@@ -49,24 +49,7 @@ export async function pipeline(input: PipelineInput): Promise<JobStatus> {
   const steps = new CancellationScope();
 
   const runStepOnce = async (s: StepSpec): Promise<StepResult> => {
-    if (s.review) {
-      const review = s.review;
-      const d = await t.awaitReview(s.id, {
-        message: review.message,
-        timeoutMs: review.timeout !== undefined ? toMs(review.timeout) : undefined,
-        default: review.default,
-        onRequested: async (r) => void notifyReview(review.notify ?? input.notify, t.status, s.id, r.expiresAt),
-      });
-      if (d.decision === 'reject') {
-        throw ApplicationFailure.create({
-          message: rejectionMessage(d),
-          type: 'ReviewRejected',
-          nonRetryable: true,
-          details: [{ step: s.id }],
-        });
-      }
-      return { value: d };
-    }
+    if (s.review) return { value: await runReview(t, s.id, s.review, input.notify) };
     const tool = spec.tools[s.tool!];
     const upstream = results();
     if (s.forEach) {

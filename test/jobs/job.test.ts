@@ -4,6 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SubmitError } from '../../jobs/submit';
 import { isJobId } from '../../jobs/ids';
+import { reviewUpdate } from '../../workflows/definitions';
 import { eventually, useJobsContext } from '../helpers/jobs';
 
 const ctx = useJobsContext();
@@ -129,6 +130,22 @@ describe('job workflow', () => {
     await ctx.client.workflow.getHandle(holder).cancel();
     const s = await ctx.finished(next);
     expect(s).toMatchObject({ state: 'succeeded', result: { value: '3' } });
+  });
+
+  it('a review gate: a rejection fails the job, naming the review step', async () => {
+    const jobId = await ctx.submit({ tool: 'slow_div', input: { x: 8, y: 4 }, review: { timeout: '1d' } });
+    await eventually(async () => (await ctx.status(jobId)).state === 'awaiting_review');
+    await ctx.client.workflow
+      .getHandle(jobId)
+      .executeUpdate(reviewUpdate, { args: [{ decision: 'reject', reviewer: 'rita', comment: 'no' }] });
+    const s = await ctx.finished(jobId);
+    expect(s.state).toBe('failed');
+    expect(s.error).toMatchObject({ type: 'ReviewRejected', step: 'review', message: 'rejected by rita: no' });
+    expect(s.steps.map((x) => [x.id, x.state])).toEqual([
+      ['run', 'succeeded'],
+      ['review', 'failed'],
+    ]);
+    expect(s.result?.value).toBe('2');
   });
 
   it('starts nothing for bad requests and reports each bad field', async () => {
