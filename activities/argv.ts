@@ -12,7 +12,7 @@ export class TemplateError extends Error {
   }
 }
 
-const PLACEHOLDER = /\{([A-Za-z_][\w-]*(?:\.[\w-]+)*)\}/g;
+export const PLACEHOLDER = /\{([A-Za-z_][\w-]*(?:\.[\w-]+)*)\}/g;
 const WHOLE_PLACEHOLDER = /^\{([A-Za-z_][\w-]*(?:\.[\w-]+)*)\}$/;
 
 /** Looks up `a.b.c` in the input; a literal key `a.b` wins over the path. */
@@ -40,9 +40,13 @@ export function stringifyValue(value: unknown): string {
   return JSON.stringify(value);
 }
 
-/** Replaces every placeholder in one string. */
-export function expandString(template: string, input: Record<string, unknown>): string {
-  return template.replace(PLACEHOLDER, (_m, field: string) => stringifyValue(requireField(input, field)));
+/** Replaces every placeholder in one string; `encode` escapes each value (e.g. encodeURIComponent in a URL). */
+export function expandString(
+  template: string,
+  input: Record<string, unknown>,
+  encode: (value: string) => string = (v) => v,
+): string {
+  return template.replace(PLACEHOLDER, (_m, field: string) => encode(stringifyValue(requireField(input, field))));
 }
 
 /** Expands an argv template; an element that is exactly `{field}` with an array value becomes one arg per item. */

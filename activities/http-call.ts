@@ -5,6 +5,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { HttpCallRequest, StepResult } from '../workflows/types';
+import { expandString, TemplateError } from './argv';
 import { checkToolInput } from './tool-input';
 import type { ActivityDeps } from './deps';
 import { resolveJobPath, stepPath } from './job-files';
@@ -148,28 +149,19 @@ export function createHttpCall(deps: ActivityDeps, opts: { maxBodyBytes?: number
   };
 }
 
-/** Replaces `{field}` / `{a.b.c}` placeholders with values from `input`; a missing field is a BadInput failure. */
+/** Replaces `{field}` / `{a.b.c}` placeholders (as in command templates) with values from `input`; a missing field
+ * is a BadInput failure. */
 export function fillTemplate(
   template: string,
   input: Record<string, unknown>,
   encode: (value: string) => string = (v) => v,
 ): string {
-  return template.replace(/\{([A-Za-z_][\w-]*(?:\.[\w-]+)*)\}/g, (_, name: string) => {
-    const value = lookup(input, name);
-    if (value === undefined) {
-      throw ApplicationFailure.nonRetryable(`missing input field: ${name}`, 'BadInput', { field: name });
-    }
-    return encode(typeof value === 'string' ? value : JSON.stringify(value));
-  });
-}
-
-function lookup(input: Record<string, unknown>, dotted: string): unknown {
-  let cur: unknown = input;
-  for (const key of dotted.split('.')) {
-    if (cur === null || typeof cur !== 'object' || !Object.hasOwn(cur, key)) return undefined;
-    cur = (cur as Record<string, unknown>)[key];
+  try {
+    return expandString(template, input, encode);
+  } catch (err) {
+    if (!(err instanceof TemplateError)) throw err;
+    throw ApplicationFailure.nonRetryable(`missing input field: ${err.field}`, 'BadInput', { field: err.field });
   }
-  return cur;
 }
 
 function parseUrl(tool: string, s: string): URL {

@@ -10,6 +10,7 @@ import { toMs } from '../workflows/durations';
 import type { PipelineSpec, StepSpec, ToolSpec } from '../workflows/types';
 import { compileInputSchema, type InputValidator } from './input';
 import { readOrCreateSecret } from './secret-file';
+import { PLACEHOLDER } from '../activities/argv';
 import { configSchema, type ConfigFile, type PipelineConfig, type ToolConfig } from './schema';
 
 export class ConfigError extends Error {
@@ -291,7 +292,7 @@ function schemaDefaults(props: Record<string, unknown> | undefined): Record<stri
 
 function placeholders(templates: string[]): string[] {
   const out: string[] = [];
-  for (const t of templates) for (const m of t.matchAll(/\{([A-Za-z_][\w.]*)\}/g)) out.push(m[1]);
+  for (const t of templates) for (const m of t.matchAll(PLACEHOLDER)) out.push(m[1]);
   return out;
 }
 
