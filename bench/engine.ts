@@ -18,6 +18,7 @@ import {
   percentile,
   readCpuMs,
   readRss,
+  runItems,
   runBench,
   type ServerProcess,
 } from './harness';
@@ -94,26 +95,20 @@ async function runWorkflows(
   concurrency: number,
   onDone?: (done: number) => void,
 ): Promise<{ latencies: number[]; ids: string[] }> {
-  const ids = Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
-  const latencies = new Array<number>(count);
-  let next = 0;
-  let done = 0;
-  const lane = async (): Promise<void> => {
-    while (next < count) {
-      const i = next++;
-      const t0 = performance.now();
+  return runItems(
+    count,
+    concurrency,
+    async (i) => {
       const handle = await client.workflow.start<typeof oneActivity>('oneActivity', {
         taskQueue: TASK_QUEUE,
-        workflowId: ids[i],
+        workflowId: `${prefix}-${i}`,
         requestEagerStart: EAGER,
       });
       await handle.result();
-      latencies[i] = performance.now() - t0;
-      onDone?.(++done);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, lane));
-  return { latencies, ids };
+      return handle.workflowId;
+    },
+    onDone,
+  );
 }
 
 async function runBenchmark(server: ServerProcess, cfg: Config, log: (msg: string) => void): Promise<BenchResult> {

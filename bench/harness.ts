@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { freePort, waitForPort } from '../cli/ports';
 
 export const ROOT = path.resolve(__dirname, '..');
@@ -147,6 +148,33 @@ export async function meanHistoryEvents(client: Client, ids: string[]): Promise<
     sample.map(async (id) => (await client.workflow.getHandle(id).fetchHistory()).events?.length ?? 0),
   );
   return counts.reduce((a, b) => a + b, 0) / n;
+}
+
+/**
+ * Runs `count` items with at most `concurrency` in flight: each lane runs one item (start it, wait for its result)
+ * after another. Returns per-item latencies (ms) and the workflow ids the items returned.
+ */
+export async function runItems(
+  count: number,
+  concurrency: number,
+  runOne: (i: number) => Promise<string>,
+  onDone?: (done: number) => void,
+): Promise<{ latencies: number[]; ids: string[] }> {
+  const ids = new Array<string>(count);
+  const latencies = new Array<number>(count);
+  let next = 0;
+  let done = 0;
+  const lane = async (): Promise<void> => {
+    while (next < count) {
+      const i = next++;
+      const t0 = performance.now();
+      ids[i] = await runOne(i);
+      latencies[i] = performance.now() - t0;
+      onDone?.(++done);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, lane));
+  return { latencies, ids };
 }
 
 /**

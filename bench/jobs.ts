@@ -34,6 +34,7 @@ import {
   readChildrenCpuMs,
   readCpuMs,
   readRss,
+  runItems,
   ROOT,
   runBench,
   type ServerProcess,
@@ -114,33 +115,6 @@ function readConfig(): Config {
     warmup: intOption('warmup', 'BENCH_WARMUP', 20, 0),
     timeoutMs: intOption('timeout', 'BENCH_TIMEOUT_S', 300) * 1000,
   };
-}
-
-/**
- * Runs `count` items with at most `concurrency` in flight: each lane runs one item (start it, wait for its result)
- * after another. Returns per-item latencies (ms) and the workflow ids the items returned.
- */
-async function runItems(
-  count: number,
-  concurrency: number,
-  runOne: (i: number) => Promise<string>,
-  onDone?: (done: number) => void,
-): Promise<{ latencies: number[]; ids: string[] }> {
-  const ids = new Array<string>(count);
-  const latencies = new Array<number>(count);
-  let next = 0;
-  let done = 0;
-  const lane = async (): Promise<void> => {
-    while (next < count) {
-      const i = next++;
-      const t0 = performance.now();
-      ids[i] = await runOne(i);
-      latencies[i] = performance.now() - t0;
-      onDone?.(++done);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, lane));
-  return { latencies, ids };
 }
 
 /** Runs one measured phase and takes its figures: wall time, latencies and the CPU used meanwhile. */
